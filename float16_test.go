@@ -88,13 +88,13 @@ func TestF32ToF16Rounding(t *testing.T) {
 		{-1e6, 0xfc00},
 		{float32(math.Inf(1)), 0x7c00},
 		{0x1p-24, 0x0001},
-		{0x1p-25, 0x0000},            // tie between 0 and 2^-24: even
-		{0x1p-25 + 0x1p-40, 0x0001},  // just above the tie
-		{3 * 0x1p-25, 0x0002},        // tie between 1 and 2 units: even
-		{5 * 0x1p-25, 0x0002},        // tie between 2 and 3 units: even
-		{0x1p-14 - 0x1p-25, 0x0400},  // tie between largest subnormal and smallest normal: even
-		{-0x1p-26, 0x8000},           // rounds to -0
-		{0x1p-149, 0x0000},           // float32 subnormal
+		{0x1p-25, 0x0000},           // tie between 0 and 2^-24: even
+		{0x1p-25 + 0x1p-40, 0x0001}, // just above the tie
+		{3 * 0x1p-25, 0x0002},       // tie between 1 and 2 units: even
+		{5 * 0x1p-25, 0x0002},       // tie between 2 and 3 units: even
+		{0x1p-14 - 0x1p-25, 0x0400}, // tie between largest subnormal and smallest normal: even
+		{-0x1p-26, 0x8000},          // rounds to -0
+		{0x1p-149, 0x0000},          // float32 subnormal
 		{float32(math.Copysign(0, -1)), 0x8000},
 		{0.1, 0x2e66},
 		{-0.3, 0xb4cd},
