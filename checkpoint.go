@@ -168,9 +168,9 @@ func LoadWeightsFrom(m Module, f *Safetensors, opts *LoadOptions) (*LoadReport, 
 	}
 
 	type job struct {
-		name string
-		e    entry
-		p    *Param
+		name, key string
+		e         entry
+		p         *Param
 	}
 	var jobs []job
 	used := map[string]bool{}
@@ -199,7 +199,10 @@ func LoadWeightsFrom(m Module, f *Safetensors, opts *LoadOptions) (*LoadReport, 
 			})
 			continue
 		}
-		jobs = append(jobs, job{found, e, p})
+		if len(p.Value.Data) != shapeCount(p.Value.Shape) {
+			return nil, Errorf(ErrShape, "load weights: parameter %q has %d values for shape %v", found, len(p.Value.Data), p.Value.Shape)
+		}
+		jobs = append(jobs, job{found, key, e, p})
 	}
 	for name, key := range keyOf {
 		if !used[name] {
@@ -211,10 +214,7 @@ func LoadWeightsFrom(m Module, f *Safetensors, opts *LoadOptions) (*LoadReport, 
 		return report, mismatchError(f.name, report, opts)
 	}
 	for _, j := range jobs {
-		if len(j.p.Value.Data) != shapeCount(j.p.Value.Shape) {
-			return report, Errorf(ErrShape, "load weights: parameter %q has %d values for shape %v", j.name, len(j.p.Value.Data), j.p.Value.Shape)
-		}
-		if err := f.readFloats(keyOf[j.name], j.e, j.p.Value.Data); err != nil {
+		if err := f.readFloats(j.key, j.e, j.p.Value.Data); err != nil {
 			return report, err
 		}
 		report.Loaded = append(report.Loaded, j.name)

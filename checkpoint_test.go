@@ -1,6 +1,7 @@
 package vlm
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -253,6 +254,16 @@ func TestLoadWeightsErrors(t *testing.T) {
 
 	_, err = LoadWeights(newParams("a", []int{2}), filepath.Join(t.TempDir(), "none.safetensors"), nil)
 	assert.ErrorIs(t, err, ErrCheckpoint)
+
+	// A file cut short after its header: the header checks pass, the data
+	// read fails.
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	f, err := NewSafetensors(bytes.NewReader(b[:len(b)-1]), int64(len(b)))
+	require.NoError(t, err)
+	_, err = LoadWeightsFrom(newParams("a", []int{2}), f, nil)
+	assert.ErrorIs(t, err, ErrCheckpoint)
+	assert.ErrorContains(t, err, "unexpected EOF")
 }
 
 func TestLoadWeightsSharded(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,10 +28,11 @@ import (
 //
 //	{"metadata": {"total_size": 123}, "weight_map": {"name": "model-00001-of-00002.safetensors", ...}}
 //
-// The reader accepts exactly what the reference implementation accepts: the
-// header must be at most maxHeaderLen bytes, every key unique, every tensor's
-// byte range exactly dtype size × prod(shape), and the ranges, sorted, must
-// tile the buffer with no gap or overlap.
+// The reader is as strict about the layout as the reference implementation:
+// the header must be at most maxHeaderLen bytes, every key unique, every
+// tensor's byte range exactly dtype size × prod(shape), and the ranges,
+// sorted, must tile the buffer with no gap or overlap. It is more lenient in
+// one way: a tensor of a dtype it does not know is listed, not refused.
 
 // Dtype is the element type of a tensor in a safetensors file, spelled as
 // in its header ("F32", "BF16", ...).
@@ -92,8 +94,8 @@ type Weights struct {
 
 // Safetensors is an open safetensors checkpoint, a single file or a
 // sharded one: its header is parsed and validated, and tensor data is read
-// and converted on demand, one tensor at a time. Its methods may be called
-// from several goroutines at once.
+// and converted on demand, one tensor at a time. Its methods other than
+// Close may be called from several goroutines at once.
 //
 //	f, err := vlm.OpenSafetensors("model.safetensors")
 //	if err != nil { ... }
@@ -116,6 +118,7 @@ type entry struct {
 type shard struct {
 	name  string      // file name, for error messages
 	r     io.ReaderAt // the file
+	size  int64       // of the file, in bytes
 	base  int64       // offset of the buffer: 8 + header length
 	close func() error
 }
@@ -145,13 +148,7 @@ func OpenSafetensors(path string) (*Safetensors, error) {
 // r holds (a bytes.Reader, an *os.File, a memory map). Tensor data is read
 // from r when asked for, so r must stay valid while the result is used.
 func NewSafetensors(r io.ReaderAt, size int64) (*Safetensors, error) {
-	return parseShard(shard{name: "reader", r: sizedReader{r, size}, close: func() error { return nil }}, 0)
-}
-
-// sizedReader carries the size of a reader given to NewSafetensors.
-type sizedReader struct {
-	io.ReaderAt
-	size int64
+	return parseShard(shard{name: "reader", r: r, size: size, close: func() error { return nil }}, 0)
 }
 
 func openShard(path string) (shard, error) {
@@ -164,13 +161,13 @@ func openShard(path string) (shard, error) {
 		file.Close()
 		return shard{}, Errorf(ErrCheckpoint, "open safetensors: %v", err)
 	}
-	return shard{name: path, r: sizedReader{file, st.Size()}, close: file.Close}, nil
+	return shard{name: path, r: file, size: st.Size(), close: file.Close}, nil
 }
 
 // parseShard reads and validates the header of sh, which becomes shard
 // number idx of the result.
 func parseShard(sh shard, idx int) (*Safetensors, error) {
-	size := sh.r.(sizedReader).size
+	size := sh.size
 	bad := func(format string, args ...any) error {
 		return Errorf(ErrCheckpoint, "safetensors %s: %s", sh.name, fmt.Sprintf(format, args...))
 	}
@@ -198,6 +195,9 @@ func parseShard(sh shard, idx int) (*Safetensors, error) {
 	f := &Safetensors{name: sh.name, entries: map[string]entry{}, shards: []shard{sh}}
 	err := decodeObject(header, func(key string, raw json.RawMessage) error {
 		if key == metadataKey {
+			if string(raw) == "null" {
+				return nil
+			}
 			m, err := decodeStrings(raw)
 			if err != nil {
 				return fmt.Errorf("%s: %v", metadataKey, err)
@@ -466,11 +466,10 @@ func (f *Safetensors) Info(name string) (TensorInfo, bool) {
 // checkpoint (non-string values as their JSON text, e.g. "total_size":
 // "123").
 func (f *Safetensors) Metadata() map[string]string {
-	out := make(map[string]string, len(f.metadata))
-	for k, v := range f.metadata {
-		out[k] = v
+	if f.metadata == nil {
+		return map[string]string{}
 	}
-	return out
+	return maps.Clone(f.metadata)
 }
 
 // Tensor reads the named F32, F16, BF16 or F64 tensor as float32. F16 and
@@ -519,10 +518,10 @@ func (f *Safetensors) Ints(name string) (*IntTensor, error) {
 func (f *Safetensors) lookup(name string) (entry, error) {
 	e, ok := f.entries[name]
 	if !ok {
-		return entry{}, Errorf(ErrCheckpoint, "safetensors: no tensor %q", name)
+		return entry{}, Errorf(ErrCheckpoint, "safetensors %s: no tensor %q", f.name, name)
 	}
 	if f.shards == nil {
-		return entry{}, Errorf(ErrCheckpoint, "safetensors: read of %q after Close", name)
+		return entry{}, Errorf(ErrCheckpoint, "safetensors %s: read of %q after Close", f.name, name)
 	}
 	return e, nil
 }

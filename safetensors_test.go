@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -271,6 +272,27 @@ func TestSafetensorsHostile(t *testing.T) {
 	}
 }
 
+func TestSafetensorsConcurrentReads(t *testing.T) {
+	f, err := OpenSafetensors("testdata/safetensors/golden.safetensors")
+	require.NoError(t, err)
+	defer f.Close()
+	want, err := f.Tensor("f32")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 20 {
+				got, err := f.Tensor("f32")
+				assert.NoError(t, err)
+				assert.Equal(t, want, got)
+				_, ok := f.Info("ids")
+				assert.True(t, ok)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func TestSafetensorsTruncatedReader(t *testing.T) {
 	// The reader claims more bytes than it has: the header parses, the
 	// data read fails cleanly.
@@ -289,13 +311,14 @@ func TestSafetensorsTruncatedReader(t *testing.T) {
 func TestSafetensorsOtherDtypes(t *testing.T) {
 	// Dtypes this package does not convert are listed and skipped, and an
 	// error only when asked for; unknown ones have their ranges checked.
-	header := `{"mask":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]},` +
+	header := `{"__metadata__":null,"mask":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]},` +
 		`"q":{"dtype":"F4_NEW","shape":[4],"data_offsets":[3,5]},` +
 		`"x":{"dtype":"F32","shape":[],"data_offsets":[5,9]}}`
 	buf := []byte{1, 0, 1, 0xff, 0xff, 0, 0, 0x80, 0x3f}
 	b := rawSafetensors(header+"   ", buf)
 	f := openBytes(t, b)
 	assert.Equal(t, []string{"mask", "q", "x"}, f.Names())
+	assert.Empty(t, f.Metadata())
 	info, _ := f.Info("q")
 	assert.Equal(t, TensorInfo{Dtype: "F4_NEW", Shape: []int{4}}, info)
 	x, err := f.Tensor("x")
