@@ -7,12 +7,14 @@ import (
 
 // FromDense returns d as a *vlm.Tensor with d's shape.
 //
-// If d is float32 and its elements lie in row-major order with no gaps (a
-// new tensor, a reshape, a slice of leading rows), the result shares d's
-// memory: writes through either show in the other. Otherwise (a
-// transposed or strided view, column-major data) the values are copied in
-// d's logical row-major order, and float64 values are converted to float32.
-// Other dtypes and masked tensors are an ErrInput error.
+// If d is float32, its elements lie in row-major order with no gaps (a new
+// tensor, a reshape, a slice of whole rows) and its memory is managed by
+// Go, the result shares d's memory: writes through either show in the
+// other. Otherwise (a transposed or strided view, column-major data,
+// memory from tensor.FromMemory that may be freed under the result) the
+// values are copied in d's logical row-major order; float64 values are
+// converted to float32. Other dtypes, masked tensors and memory that Go
+// cannot read (an engine's device memory) are an ErrInput error.
 //
 //	d := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float32{1, 2, 3, 4, 5, 6}))
 //	t, err := dense.FromDense(d) // t.Data is d's backing array
@@ -23,6 +25,9 @@ func FromDense(d *tensor.Dense) (*vlm.Tensor, error) {
 	if len(d.Mask()) > 0 {
 		return nil, vlm.Errorf(vlm.ErrInput, "dense.FromDense: masked tensor of shape %v", d.Shape())
 	}
+	if !d.IsNativelyAccessible() {
+		return nil, vlm.Errorf(vlm.ErrInput, "dense.FromDense: tensor of shape %v is in memory Go cannot access", d.Shape())
+	}
 	shape := append([]int{}, d.Shape()...)
 	size := 1
 	for _, n := range shape {
@@ -31,7 +36,7 @@ func FromDense(d *tensor.Dense) (*vlm.Tensor, error) {
 	switch d.Dtype() {
 	case tensor.Float32:
 		data := d.Float32s()
-		if rowMajor(shape, d.Strides()) && len(data) >= size {
+		if !d.IsManuallyManaged() && rowMajor(shape, d.Strides()) && len(data) >= size {
 			return &vlm.Tensor{Shape: shape, Data: data[:size:size]}, nil
 		}
 		out := make([]float32, 0, size)

@@ -4,8 +4,10 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/dense"
@@ -116,8 +118,26 @@ func TestFromDenseCopies(t *testing.T) {
 	}
 }
 
+func TestFromDenseManuallyManagedIsCopied(t *testing.T) {
+	buf := []float32{1, 2, 3, 4}
+	d := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(2, 2), tensor.FromMemory(uintptr(unsafe.Pointer(&buf[0])), 16))
+	require.True(t, d.IsManuallyManaged())
+	x, err := dense.FromDense(d)
+	require.NoError(t, err)
+	assert.Equal(t, vlm.FromData([]float32{1, 2, 3, 4}, 2, 2), x)
+	assert.NotSame(t, &buf[0], &x.Data[0])
+	runtime.KeepAlive(buf)
+}
+
+// deviceEngine allocates memory that it declares inaccessible to Go, as a
+// GPU engine does.
+type deviceEngine struct{ tensor.StdEng }
+
+func (deviceEngine) AllocAccessible() bool { return false }
+
 func TestFromDenseErrors(t *testing.T) {
 	masked := tensor.New(tensor.WithShape(2), tensor.WithBacking([]float32{1, 2}, []bool{false, true}))
+	device := tensor.New(tensor.WithEngine(deviceEngine{}), tensor.Of(tensor.Float32), tensor.WithShape(2))
 	for _, tt := range []struct {
 		name string
 		d    *tensor.Dense
@@ -127,6 +147,7 @@ func TestFromDenseErrors(t *testing.T) {
 		{"int", tensor.New(tensor.WithShape(2), tensor.WithBacking([]int{1, 2})), "dtype int, want float32 or float64"},
 		{"bool", tensor.New(tensor.WithShape(1), tensor.WithBacking([]bool{true})), "dtype bool"},
 		{"masked", masked, "masked tensor of shape (2)"},
+		{"device memory", device, "tensor of shape (2) is in memory Go cannot access"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			x, err := dense.FromDense(tt.d)
