@@ -27,16 +27,25 @@ var (
 type Error struct {
 	Kind error  // one of ErrShape, ErrConfig, ErrCheckpoint, ErrInput
 	Msg  string // what is wrong, naming the operation and the values
+	Err  error  // the underlying cause (an *os.PathError, say), or nil
 }
 
 func (e *Error) Error() string { return e.Msg + ": " + e.Kind.Error() }
 
-// Unwrap returns the sentinel, for errors.Is.
-func (e *Error) Unwrap() error { return e.Kind }
+// Unwrap returns the sentinel and the cause, for errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
 
-// Errorf returns a *Error of the given kind with a formatted message.
+// Errorf returns a *Error of the given kind with a formatted message. A
+// %w verb in format records its operand as the cause, so that
+// errors.Is(err, fs.ErrNotExist) works on a missing file.
 func Errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+	cause := fmt.Errorf(format, args...)
+	return &Error{Kind: kind, Msg: cause.Error(), Err: errors.Unwrap(cause)}
 }
 
 // Panicf panics with a *Error of the given kind. Code below an entry point

@@ -24,18 +24,18 @@ var binOpNames = [...]string{"Add", "Sub", "Mul", "Div"}
 
 // Add returns a + b with NumPy broadcasting (e.g. x [B, T, D] + bias [D],
 // x [B, N, D] + positions [N, D], x [B, T, D] + gate [1]).
-func Add(tp *Tape, a, b *Tensor) *Tensor { return binary(tp, opAdd, a, b) }
+func Add(tp *Tape, a, b *Tensor) *Tensor { return elementwise(tp, opAdd, a, b) }
 
 // Sub returns a - b with broadcasting.
-func Sub(tp *Tape, a, b *Tensor) *Tensor { return binary(tp, opSub, a, b) }
+func Sub(tp *Tape, a, b *Tensor) *Tensor { return elementwise(tp, opSub, a, b) }
 
 // Mul returns a ⊙ b with broadcasting.
-func Mul(tp *Tape, a, b *Tensor) *Tensor { return binary(tp, opMul, a, b) }
+func Mul(tp *Tape, a, b *Tensor) *Tensor { return elementwise(tp, opMul, a, b) }
 
 // Div returns a / b with broadcasting.
-func Div(tp *Tape, a, b *Tensor) *Tensor { return binary(tp, opDiv, a, b) }
+func Div(tp *Tape, a, b *Tensor) *Tensor { return elementwise(tp, opDiv, a, b) }
 
-func binary(tp *Tape, op binOp, a, b *Tensor) *Tensor {
+func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 	shape := broadcastShape(binOpNames[op], a.Shape, b.Shape)
 	y := Zeros(shape...)
 	n := y.Size()

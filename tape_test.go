@@ -2,6 +2,7 @@ package vlm_test
 
 import (
 	"errors"
+	"io/fs"
 	"math"
 	"sync"
 	"testing"
@@ -205,3 +206,9 @@ func TestEntryPointErrors(t *testing.T) {
 }
 
 func nan() float64 { return math.NaN() }
+
+func TestErrorKeepsItsCause(t *testing.T) {
+	_, err := vlm.ReadSafetensors(t.TempDir() + "/missing.safetensors")
+	require.ErrorIs(t, err, vlm.ErrCheckpoint)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+}

@@ -8,10 +8,7 @@
 package testutil
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -39,44 +36,19 @@ type Golden struct {
 // module root (e.g. "attention/testdata/mha.safetensors").
 func LoadGolden(t testing.TB, path string) *Golden {
 	t.Helper()
-	full := filepath.Join(ModuleRoot(), path)
-	raw, err := os.ReadFile(full)
+	w, err := vlm.ReadSafetensors(filepath.Join(ModuleRoot(), path))
 	require.NoError(t, err, "golden file %s (regenerate with the script in testdata/gen)", path)
-	require.GreaterOrEqual(t, len(raw), 8)
-	n := binary.LittleEndian.Uint64(raw)
-	require.LessOrEqual(t, n, uint64(len(raw)-8))
-	var hdr map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(raw[8:8+n], &hdr))
-	body := raw[8+n:]
-	g := &Golden{t: t, path: path, floats: map[string]*vlm.Tensor{}, ints: map[string][]int{}, entries: map[string]struct{}{}}
-	for name, msg := range hdr {
-		if name == "__metadata__" {
-			continue
-		}
-		var e struct {
-			Dtype   string   `json:"dtype"`
-			Shape   []int    `json:"shape"`
-			Offsets [2]int64 `json:"data_offsets"`
-		}
-		require.NoError(t, json.Unmarshal(msg, &e))
-		b := body[e.Offsets[0]:e.Offsets[1]]
+	g := &Golden{t: t, path: path, floats: w.Tensors, ints: map[string][]int{}, entries: map[string]struct{}{}}
+	for name := range w.Tensors {
 		g.entries[name] = struct{}{}
-		switch e.Dtype {
-		case "F32":
-			d := make([]float32, len(b)/4)
-			for i := range d {
-				d[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			}
-			g.floats[name] = vlm.FromData(d, e.Shape...)
-		case "I64":
-			d := make([]int, len(b)/8)
-			for i := range d {
-				d[i] = int(int64(binary.LittleEndian.Uint64(b[8*i:])))
-			}
-			g.ints[name] = d
-		default:
-			t.Fatalf("golden %s: %s has dtype %s", path, name, e.Dtype)
+	}
+	for name, it := range w.Ints {
+		g.entries[name] = struct{}{}
+		d := make([]int, len(it.Data))
+		for i, v := range it.Data {
+			d[i] = int(v)
 		}
+		g.ints[name] = d
 	}
 	return g
 }

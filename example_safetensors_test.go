@@ -1,0 +1,106 @@
+package vlm_test
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/govlm/vlm"
+)
+
+// projector is a module with two parameters, as a user's layer would be.
+type projector struct{ Weight, Bias *vlm.Param }
+
+func (p *projector) VisitParams(prefix string, visit func(string, *vlm.Param)) {
+	visit(prefix+"weight", p.Weight)
+	visit(prefix+"bias", p.Bias)
+}
+
+func newProjector() *projector {
+	return &projector{Weight: vlm.NewParam(vlm.Zeros(2, 3)), Bias: vlm.NewParam(vlm.Zeros(2))}
+}
+
+func ExampleSaveWeights() {
+	dir, err := os.MkdirTemp("", "vlm-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	model := vlm.Modules{{Name: "mm_projector", Module: newProjector()}, {Name: "vision", Module: newProjector()}}
+	vlm.Freeze(model, "vision.*")
+
+	// Save only what was trained, under the names LLaVA uses.
+	path := filepath.Join(dir, "mm_projector.safetensors")
+	err = vlm.SaveWeights(model, path, &vlm.SaveOptions{TrainableOnly: true, Prefix: "model."})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	f, err := vlm.OpenSafetensors(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	for _, name := range f.Names() {
+		info, _ := f.Info(name)
+		fmt.Println(name, info.Dtype, info.Shape)
+	}
+	fmt.Println(f.Metadata())
+	// Output:
+	// model.mm_projector.bias F32 [2]
+	// model.mm_projector.weight F32 [2 3]
+	// map[format:pt]
+}
+
+func ExampleLoadWeights() {
+	dir, err := os.MkdirTemp("", "vlm-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	// A checkpoint whose names differ from the module's: a prefix, an
+	// older spelling, and an integer buffer that carries no information.
+	path := filepath.Join(dir, "model.safetensors")
+	err = vlm.WriteSafetensors(path, &vlm.Weights{
+		Tensors: map[string]*vlm.Tensor{
+			"model.proj.kernel": vlm.FromData([]float32{1, 2, 3, 4, 5, 6}, 2, 3),
+			"model.proj.bias":   vlm.FromData([]float32{0.5, -0.5}, 2),
+			"optimizer.step":    vlm.Scalar(100),
+		},
+		Ints: map[string]*vlm.IntTensor{"model.position_ids": {Shape: []int{1, 3}, Data: []int64{0, 1, 2}}},
+	}, vlm.F16)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	model := vlm.Modules{{Name: "proj", Module: newProjector()}}
+
+	// Loaded as it is, the file does not match: a strict load fails and
+	// changes nothing; the report lists every problem.
+	report, err := vlm.LoadWeights(model, path, nil)
+	fmt.Println(errors.Is(err, vlm.ErrCheckpoint))
+	fmt.Println("missing:", report.Missing)
+	fmt.Println("unexpected:", report.Unexpected)
+
+	report, err = vlm.LoadWeights(model, path, &vlm.LoadOptions{
+		Prefix: "model.",
+		Rename: strings.NewReplacer(".kernel", ".weight").Replace,
+		Ignore: []string{"position_ids"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(report.Loaded)
+	fmt.Println(model[0].Module.(*projector).Weight.Value)
+	// Output:
+	// true
+	// missing: [proj.weight proj.bias]
+	// unexpected: [model.position_ids model.proj.bias model.proj.kernel optimizer.step]
+	// [proj.weight proj.bias]
+	// Tensor[2 3][1 2 3 4 5 6]
+}
