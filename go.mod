@@ -2,7 +2,12 @@ module github.com/govlm/vlm
 
 go 1.25.0
 
-require gonum.org/v1/gonum v0.17.0
+require (
+	golang.org/x/image v0.45.0
+	gonum.org/v1/gonum v0.17.0
+)
+
+require golang.org/x/sys v0.47.0 // indirect
 
 require (
 	github.com/stretchr/testify v1.12.1
