@@ -1,0 +1,50 @@
+package viz
+
+import (
+	"image/color"
+	"math"
+)
+
+// Colormap maps values in [0, 1] to colours.
+type Colormap int
+
+// The colormaps. Viridis and Magma are matplotlib's perceptually uniform
+// maps; Grey runs from black to white, like the tutorial's Greys_r.
+const (
+	Magma Colormap = iota
+	Viridis
+	Grey
+)
+
+// colormapStops holds each map's colours at nine evenly spaced values.
+var colormapStops = [...][]color.RGBA{
+	Magma: {
+		{0x00, 0x00, 0x04, 0xff}, {0x1d, 0x11, 0x47, 0xff}, {0x51, 0x12, 0x7c, 0xff},
+		{0x83, 0x26, 0x81, 0xff}, {0xb7, 0x37, 0x79, 0xff}, {0xe7, 0x52, 0x63, 0xff},
+		{0xfc, 0x89, 0x61, 0xff}, {0xfe, 0xc4, 0x88, 0xff}, {0xfc, 0xfd, 0xbf, 0xff},
+	},
+	Viridis: {
+		{0x44, 0x01, 0x54, 0xff}, {0x47, 0x2d, 0x7b, 0xff}, {0x3b, 0x52, 0x8b, 0xff},
+		{0x2c, 0x72, 0x8e, 0xff}, {0x21, 0x91, 0x8c, 0xff}, {0x28, 0xae, 0x80, 0xff},
+		{0x5e, 0xc9, 0x62, 0xff}, {0xad, 0xdc, 0x30, 0xff}, {0xfd, 0xe7, 0x25, 0xff},
+	},
+	Grey: {{0, 0, 0, 0xff}, {0xff, 0xff, 0xff, 0xff}},
+}
+
+// At returns the colour for v, interpolating linearly between the map's
+// stops; v is clamped to [0, 1] and NaN counts as 0.
+func (c Colormap) At(v float64) color.RGBA {
+	stops := colormapStops[c]
+	if !(v > 0) {
+		return stops[0]
+	}
+	if v >= 1 {
+		return stops[len(stops)-1]
+	}
+	pos := v * float64(len(stops)-1)
+	i := int(pos)
+	f := pos - float64(i)
+	a, b := stops[i], stops[i+1]
+	mix := func(x, y uint8) uint8 { return uint8(math.Round(float64(x) + f*(float64(y)-float64(x)))) }
+	return color.RGBA{mix(a.R, b.R), mix(a.G, b.G), mix(a.B, b.B), 0xff}
+}
