@@ -27,13 +27,16 @@ type Additive struct {
 
 // NewAdditive returns additive attention from encDim-wide pixels and a
 // decDim-wide decoder state through attDim hidden units, with PyTorch's
-// default Linear initialisation.
+// default Linear initialisation (a nil rng means vlm.NewRand(0)).
 func NewAdditive(rng *rand.Rand, encDim, decDim, attDim int, act vlm.Activation) (*Additive, error) {
 	if encDim < 1 || decDim < 1 || attDim < 1 {
 		return nil, vlm.Errorf(vlm.ErrConfig, "attention.NewAdditive: widths %d, %d, %d", encDim, decDim, attDim)
 	}
 	if !act.Valid() {
 		return nil, vlm.Errorf(vlm.ErrConfig, "attention.NewAdditive: unknown activation %q", string(act))
+	}
+	if rng == nil {
+		rng = vlm.NewRand(0)
 	}
 	return &Additive{
 		Encoder: vlm.NewLinear(rng, encDim, attDim, true),

@@ -194,6 +194,9 @@ func (l *DecoderLayer) Memory(tp *vlm.Tape, ctx *vlm.Tensor) (*Memory, error) {
 	return l.Cross.Memory(tp, ctx)
 }
 
+// The layer constructors below take a nil rng as vlm.NewRand(0), like
+// [NewMultiHead].
+
 // layerDefaults fills the zero FFN fields of c.
 func layerDefaults(c Config, act vlm.Activation, eps float32, names Names) Config {
 	if c.Act == "" {
@@ -223,6 +226,9 @@ func newFeedForward(rng *rand.Rand, c Config, pre bool, fc1, fc2, norm string) (
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	if rng == nil {
+		rng = vlm.NewRand(0)
+	}
 	mlp := vlm.NewMLP(rng, c.Dim, c.Hidden, c.Act)
 	mlp.Names = [2]string{fc1, fc2}
 	return &FeedForward{MLP: mlp, Norm: vlm.NewLayerNorm(c.Dim, c.Eps), PreNorm: pre, Dropout: c.Dropout, NormName: norm}, nil
@@ -249,8 +255,9 @@ func NewBERTFeedForward(rng *rand.Rand, c Config, suffix string) (*FeedForward, 
 
 // NewBERTLayer returns a post-norm BERT encoder layer (BertLayer without
 // cross-attention): [NewBERTAttention] "attention" then
-// [NewBERTFeedForward] "".
+// [NewBERTFeedForward] "". c.KVDim is ignored.
 func NewBERTLayer(rng *rand.Rand, c Config) (*EncoderLayer, error) {
+	c.KVDim = 0
 	a, err := NewBERTAttention(rng, c, "attention")
 	if err != nil {
 		return nil, err
@@ -264,9 +271,11 @@ func NewBERTLayer(rng *rand.Rand, c Config) (*EncoderLayer, error) {
 
 // NewCLIPLayer returns HF CLIP's pre-norm encoder layer: keys
 // layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1,
-// mlp.fc2. Defaults: Act "quick_gelu", Eps 1e-5, Hidden 4·Dim.
+// mlp.fc2. Defaults: Act "quick_gelu", Eps 1e-5, Hidden 4·Dim; c.KVDim
+// is ignored.
 func NewCLIPLayer(rng *rand.Rand, c Config) (*EncoderLayer, error) {
 	c = layerDefaults(c, vlm.ActQuickGELU, 1e-5, CLIPNames)
+	c.KVDim = 0
 	a, err := newSublayer(rng, c, true, "self_attn.", "layer_norm1.")
 	if err != nil {
 		return nil, err

@@ -120,10 +120,13 @@ func (c *Config) check() error {
 // NewMultiHead returns a MultiHead of c.Heads heads from c.Dim-wide
 // queries and c.KVDim-wide keys/values to c.Dim outputs, in the layout of
 // c.Names, with PyTorch's default Linear initialisation. Fused QKV needs
-// KVDim == Dim.
+// KVDim == Dim. A nil rng means vlm.NewRand(0) (weights to be loaded).
 func NewMultiHead(rng *rand.Rand, c Config) (*MultiHead, error) {
 	if err := c.check(); err != nil {
 		return nil, err
+	}
+	if rng == nil {
+		rng = vlm.NewRand(0)
 	}
 	if c.Names == (Names{}) {
 		c.Names = CLIPNames
@@ -411,4 +414,73 @@ func linearRows(tp *vlm.Tape, x *vlm.Tensor, l *vlm.Linear, lo, hi int) *vlm.Ten
 		}
 	})
 	return y
+}
+
+// WithNames returns a copy of m whose projections are laid out and named
+// as names say (fused QKV, Q + fused KV, or separate), with the same
+// values: it splits a PyTorch in_proj_weight into q_proj, k_proj and
+// v_proj (open_clip's attn.in_proj_weight → HF CLIP) or fuses separate
+// projections. Gradients are not copied. Fusing Q with K and V needs equal
+// query and key/value widths.
+func (m *MultiHead) WithNames(names Names) (*MultiHead, error) {
+	if err := m.valid(); err != nil {
+		return nil, err
+	}
+	inner := m.inner()
+	// The rows [W_q; W_k; W_v] and biases of the current layout.
+	var q, kv *vlm.Linear
+	switch {
+	case m.QKV != nil:
+		q, kv = rowsOf(m.QKV, 0, inner), rowsOf(m.QKV, inner, 3*inner)
+	case m.KV != nil:
+		q, kv = rowsOf(m.Q, 0, inner), rowsOf(m.KV, 0, 2*inner)
+	default:
+		q, kv = rowsOf(m.Q, 0, inner), stack(m.K, m.V)
+	}
+	c := &MultiHead{Heads: m.Heads, Scale: m.Scale, Dropout: m.Dropout, Names: names, Out: rowsOf(m.Out, 0, m.Out.Out())}
+	switch {
+	case names.QKV != "":
+		if q.In() != kv.In() {
+			return nil, vlm.Errorf(vlm.ErrConfig, "attention: cannot fuse %d-wide queries with %d-wide keys/values", q.In(), kv.In())
+		}
+		c.QKV = stack(q, kv)
+	case names.KV != "":
+		c.Q, c.KV = q, kv
+	default:
+		c.Q, c.K, c.V = q, rowsOf(kv, 0, inner), rowsOf(kv, inner, 2*inner)
+	}
+	return c, nil
+}
+
+// rowsOf returns a new Linear holding a copy of output rows [lo, hi) of l.
+func rowsOf(l *vlm.Linear, lo, hi int) *vlm.Linear {
+	in := l.In()
+	r := &vlm.Linear{Weight: vlm.NewParam(vlm.FromData(append([]float32(nil), l.Weight.Value.Data[lo*in:hi*in]...), hi-lo, in))}
+	if l.Bias != nil {
+		r.Bias = vlm.NewParam(vlm.FromData(append([]float32(nil), l.Bias.Value.Data[lo:hi]...), hi-lo))
+	}
+	r.Weight.Frozen = l.Weight.Frozen
+	if r.Bias != nil {
+		r.Bias.Frozen = l.Bias.Frozen
+	}
+	return r
+}
+
+// stack returns a new Linear whose rows are those of a then b. If only
+// one of them has a bias, the other's is taken as zeros.
+func stack(a, b *vlm.Linear) *vlm.Linear {
+	w := vlm.FromData(append(append([]float32(nil), a.Weight.Value.Data...), b.Weight.Value.Data...), a.Out()+b.Out(), a.In())
+	l := &vlm.Linear{Weight: vlm.NewParam(w)}
+	l.Weight.Frozen = a.Weight.Frozen && b.Weight.Frozen
+	if a.Bias != nil || b.Bias != nil {
+		l.Bias = vlm.NewParam(vlm.Zeros(a.Out() + b.Out()))
+		l.Bias.Frozen = true
+		for i, x := range []*vlm.Linear{a, b} {
+			if x.Bias != nil {
+				copy(l.Bias.Value.Data[i*a.Out():], x.Bias.Value.Data)
+				l.Bias.Frozen = l.Bias.Frozen && x.Bias.Frozen
+			}
+		}
+	}
+	return l
 }
