@@ -80,7 +80,9 @@ func TestMaskAndBroadcasts(t *testing.T) {
 	assert.Equal(t, m, none.And(m))
 	assert.True(t, none.At(5, 5, 5, 5))
 	assert.Equal(t, []float32{1, 0, 0, 1, 1, 0, 1, 1, 1}, m.Tensor().Data[:9])
-	assert.Panics(t, func() { attention.Lengths([]int{2, 2}, 2, attention.Right).And(attention.Lengths([]int{1, 1, 1}, 2, attention.Right)) })
+	assert.Panics(t, func() {
+		attention.Lengths([]int{2, 2}, 2, attention.Right).And(attention.Lengths([]int{1, 1, 1}, 2, attention.Right))
+	})
 	assert.Panics(t, func() { attention.Lengths([]int{3}, 2, attention.Right) })
 }
 
@@ -528,7 +530,9 @@ func TestErrors(t *testing.T) {
 			assert.True(t, errors.Is(c.err, c.kind), "%v is not %v", c.err, c.kind)
 		})
 	}
-	assert.Panics(t, func() { attention.ScaledDotProduct(nil, vlm.Zeros(1, 2, 3, 4), vlm.Zeros(1, 2, 3, 5), vlm.Zeros(1, 2, 3, 4), nil) })
+	assert.Panics(t, func() {
+		attention.ScaledDotProduct(nil, vlm.Zeros(1, 2, 3, 4), vlm.Zeros(1, 2, 3, 5), vlm.Zeros(1, 2, 3, 4), nil)
+	})
 }
 
 func second[T any](_ T, err error) error { return err }
