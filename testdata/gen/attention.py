@@ -20,14 +20,71 @@ Groups (prefix of every tensor name):
 Every loss is sum(y * r) for a fixed random r. Masks are stored as 0/1 keep values.
 
 Run: /usr/bin/python3 testdata/gen/attention.py  (writes attention/testdata/attention.safetensors)
+
+     /usr/bin/python3 testdata/gen/attention.py bench  times PyTorch on the sizes of the Go
+     benchmarks (one thread, no grad, median ms), to run alternately with
+     go test -run X -bench 'SelfAttention$|CrossAttention' -cpu 1 ./attention/
 """
 import math
+import sys
+import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from goldens import save, grads
+
+
+
+def bench():
+    torch.set_num_threads(1)
+
+    def median_ms(f, n=30):
+        for _ in range(3):
+            f()
+        ts = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        return sorted(ts)[len(ts) // 2] * 1e3
+
+    with torch.no_grad():
+        d, h = 768, 12
+        proj = [nn.Linear(d, d) for _ in range(4)]
+        x = torch.randn(1, 197, d)
+
+        def self_attn():  # HF CLIPAttention
+            b, n, _ = x.shape
+            sp = lambda t: t.view(b, n, h, d // h).transpose(1, 2)
+            q, k, v = sp(proj[0](x) * (d // h) ** -0.5), sp(proj[1](x)), sp(proj[2](x))
+            w = (q @ k.transpose(-1, -2)).softmax(-1)
+            return proj[3]((w @ v).transpose(1, 2).reshape(b, n, d))
+
+        kv = [nn.Linear(1408, d) for _ in range(2)]
+        xq, img = torch.randn(1, 32, d), torch.randn(1, 257, 1408)
+
+        def memory():
+            sp = lambda t: t.view(1, 257, h, d // h).transpose(1, 2)
+            return sp(kv[0](img)), sp(kv[1](img))
+
+        def cross(mem):  # HF Blip2QFormerMultiHeadAttention, cross
+            k, v = mem
+            q = proj[0](xq).view(1, 32, h, d // h).transpose(1, 2)
+            w = (q @ k.transpose(-1, -2) / math.sqrt(d // h)).softmax(-1)
+            return proj[3]((w @ v).transpose(1, 2).reshape(1, 32, d))
+
+        mem = memory()
+        print("torch %s, 1 thread, median ms" % torch.__version__)
+        print("SelfAttention [1,197,768] x12      %.2f" % median_ms(self_attn))
+        print("CrossAttention/project 32 x 257x1408  %.2f" % median_ms(lambda: cross(memory())))
+        print("CrossAttention/reuse               %.3f" % median_ms(lambda: cross(mem), 200))
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "bench":
+    bench()
+    sys.exit(0)
 
 torch.manual_seed(0)
 out = {}
