@@ -85,3 +85,45 @@ func BenchmarkCrossAttention(b *testing.B) {
 		reportGFLOPs(b, flops)
 	})
 }
+
+// BenchmarkAttend compares the fused kernel on heads laid side by side
+// with the same attention composed from vlm primitives (transposes to
+// [B, H, T, Dh], MatMul, Softmax, MatMul, transpose back), at ViT-B/16
+// size, without and with the backward pass.
+func BenchmarkAttend(b *testing.B) {
+	const t, d, h = 197, 768, 12
+	rng := vlm.NewRand(1)
+	q, k, v, r := vlm.RandN(rng, 1, 1, t, d), vlm.RandN(rng, 1, 1, t, d), vlm.RandN(rng, 1, 1, t, d), vlm.RandN(rng, 1, 1, t, d)
+	composed := func(tp *vlm.Tape) *vlm.Tensor {
+		split := func(x *vlm.Tensor) *vlm.Tensor { return vlm.Transpose(tp, vlm.Reshape(tp, x, 1, t, h, d/h), 1, 2) }
+		s := vlm.Scale(tp, vlm.MatMul(tp, split(q), split(k), false, true), 0.125)
+		o := vlm.MatMul(tp, vlm.Softmax(tp, s, nil), split(v), false, false)
+		return vlm.Reshape(tp, vlm.Transpose(tp, o, 1, 2), 1, t, d)
+	}
+	fused := func(tp *vlm.Tape) *vlm.Tensor { return attention.Attend(tp, q, k, v, h, nil) }
+	for _, c := range []struct {
+		name string
+		f    func(*vlm.Tape) *vlm.Tensor
+	}{{"fused", fused}, {"composed", composed}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.f(nil)
+			}
+			reportGFLOPs(b, attnFLOPs(t, t, d))
+		})
+		b.Run(c.name+"/train", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tp := vlm.NewTape()
+				tp.Watch(q)
+				tp.Watch(k)
+				tp.Watch(v)
+				if err := tp.Backward(vlm.Sum(tp, vlm.Mul(tp, c.f(tp), r))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportGFLOPs(b, 3*attnFLOPs(t, t, d))
+		})
+	}
+}

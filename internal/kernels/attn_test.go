@@ -95,3 +95,50 @@ func TestAttentionBackwardByHand(t *testing.T) {
 		t.Fatalf("replace: dq %v, want 0", dq)
 	}
 }
+
+func TestExp32(t *testing.T) {
+	worst := 0.0
+	for i := 0; i <= 2000000; i++ {
+		x := -87.3 * float64(i) / 2000000
+		want := math.Exp(float64(float32(x)))
+		got := float64(exp32(float32(x)))
+		worst = max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 2e-7 {
+		t.Fatalf("exp32: max relative error %.3g", worst)
+	}
+	t.Logf("exp32: max relative error %.3g", worst)
+	for _, x := range []float32{-88, -1000, float32(math.Inf(-1))} {
+		if exp32(x) != 0 {
+			t.Errorf("exp32(%v) = %v, want 0", x, exp32(x))
+		}
+	}
+	if exp32(0) != 1 {
+		t.Errorf("exp32(0) = %v", exp32(0))
+	}
+}
+
+func BenchmarkExp(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = -float32(i) / 256
+	}
+	b.Run("exp32", func(b *testing.B) {
+		var s float32
+		for b.Loop() {
+			for _, v := range x {
+				s += exp32(v)
+			}
+		}
+		_ = s
+	})
+	b.Run("math.Exp", func(b *testing.B) {
+		var s float32
+		for b.Loop() {
+			for _, v := range x {
+				s += float32(math.Exp(float64(v)))
+			}
+		}
+		_ = s
+	})
+}
