@@ -56,7 +56,7 @@ func (a *Additive) VisitParams(prefix string, visit func(string, *vlm.Param)) {
 // Keys returns encoder_att(enc) [B, P, A] for enc [B, P, Denc].
 func (a *Additive) Keys(tp *vlm.Tape, enc *vlm.Tensor) (keys *vlm.Tensor, err error) {
 	defer vlm.Recover(&err)
-	if err := checkInput("encoder output", enc, a.Encoder.In()); err != nil {
+	if err := vlm.CheckShape("encoder output", enc, -1, -1, a.Encoder.In()); err != nil {
 		return nil, err
 	}
 	return a.Encoder.Forward(tp, enc), nil
@@ -67,28 +67,21 @@ func (a *Additive) Keys(tp *vlm.Tape, enc *vlm.Tensor) (keys *vlm.Tensor, err er
 // [B, P]. keys is [Additive.Keys] of enc, or nil to compute it here.
 func (a *Additive) Forward(tp *vlm.Tape, enc, keys, h *vlm.Tensor) (ctx, alpha *vlm.Tensor, err error) {
 	defer vlm.Recover(&err)
-	if err := checkInput("encoder output", enc, a.Encoder.In()); err != nil {
+	if err := vlm.CheckShape("encoder output", enc, -1, -1, a.Encoder.In()); err != nil {
 		return nil, nil, err
 	}
 	b, p := enc.Shape[0], enc.Shape[1]
-	if h == nil || h.Rank() != 2 || h.Shape[0] != b || h.Shape[1] != a.Decoder.In() {
-		return nil, nil, vlm.Errorf(vlm.ErrShape, "attention.Additive: decoder state %v, want [%d, %d]", shape(h), b, a.Decoder.In())
+	if err := vlm.CheckShape("decoder state", h, b, a.Decoder.In()); err != nil {
+		return nil, nil, err
 	}
 	if keys == nil {
 		keys = a.Encoder.Forward(tp, enc)
-	} else if keys.Rank() != 3 || keys.Shape[0] != b || keys.Shape[1] != p || keys.Shape[2] != a.Encoder.Out() {
-		return nil, nil, vlm.Errorf(vlm.ErrShape, "attention.Additive: keys %v, want [%d, %d, %d]", keys.Shape, b, p, a.Encoder.Out())
+	} else if err := vlm.CheckShape("keys", keys, b, p, a.Encoder.Out()); err != nil {
+		return nil, nil, err
 	}
 	att2 := vlm.Reshape(tp, a.Decoder.Forward(tp, h), b, 1, -1)              // [B, 1, A]
 	e := a.Full.Forward(tp, a.Act.Apply(tp, vlm.Add(tp, keys, att2)))        // [B, P, 1]
 	alpha = vlm.Softmax(tp, vlm.Reshape(tp, e, b, p), nil)                   // [B, P]
 	ctx = vlm.MatMul(tp, vlm.Reshape(tp, alpha, b, 1, p), enc, false, false) // [B, 1, Denc]
 	return vlm.Reshape(tp, ctx, b, -1), alpha, nil
-}
-
-func shape(t *vlm.Tensor) any {
-	if t == nil {
-		return "nil"
-	}
-	return t.Shape
 }

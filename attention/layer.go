@@ -98,7 +98,7 @@ func (f *FeedForward) VisitParams(prefix string, visit func(string, *vlm.Param))
 // Forward maps x [B, T, D] to [B, T, D].
 func (f *FeedForward) Forward(tp *vlm.Tape, x *vlm.Tensor) (y *vlm.Tensor, err error) {
 	defer vlm.Recover(&err)
-	if err := checkInput("input", x, f.MLP.FC1.In()); err != nil {
+	if err := vlm.CheckShape("input", x, -1, -1, f.MLP.FC1.In()); err != nil {
 		return nil, err
 	}
 	return f.forward(tp, x), nil

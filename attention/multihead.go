@@ -215,17 +215,6 @@ func (m *MultiHead) valid() error {
 	return nil
 }
 
-func checkInput(name string, x *vlm.Tensor, d int) error {
-	if x == nil || x.Rank() != 3 || x.Shape[2] != d {
-		var s any = "nil"
-		if x != nil {
-			s = x.Shape
-		}
-		return vlm.Errorf(vlm.ErrShape, "attention: %s has shape %v, want [B, T, %d]", name, s, d)
-	}
-	return nil
-}
-
 // Memory holds the projected keys and values of a context, for
 // cross-attention: compute it once per image with [MultiHead.Memory] and
 // reuse it for every query pass and every decoding step (the media do not
@@ -252,7 +241,7 @@ func (m *MultiHead) Memory(tp *vlm.Tape, ctx *vlm.Tensor) (mem *Memory, err erro
 	if err := m.valid(); err != nil {
 		return nil, err
 	}
-	if err := checkInput("context", ctx, m.KVDim()); err != nil {
+	if err := vlm.CheckShape("context", ctx, -1, -1, m.KVDim()); err != nil {
 		return nil, err
 	}
 	return m.memory(tp, ctx), nil
@@ -297,7 +286,7 @@ func (m *MultiHead) checkCross(x *vlm.Tensor, mem *Memory, o *Options) error {
 	if err := m.valid(); err != nil {
 		return err
 	}
-	if err := checkInput("query input", x, m.Dim()); err != nil {
+	if err := vlm.CheckShape("query input", x, -1, -1, m.Dim()); err != nil {
 		return err
 	}
 	if mem == nil || mem.b != x.Shape[0] || mem.heads != m.Heads || mem.dh != m.headDim() {
@@ -348,7 +337,7 @@ func (m *MultiHead) checkSelf(x *vlm.Tensor, cache *Cache, o *Options) error {
 	if m.KVDim() != m.Dim() {
 		return vlm.Errorf(vlm.ErrConfig, "attention: self-attention with key/value width %d != query width %d", m.KVDim(), m.Dim())
 	}
-	if err := checkInput("input", x, m.Dim()); err != nil {
+	if err := vlm.CheckShape("input", x, -1, -1, m.Dim()); err != nil {
 		return err
 	}
 	past := 0

@@ -178,17 +178,8 @@ func maskRows(m *Mask, n int) kernels.Rows[bool] {
 		s := m.Shape
 		m = NewMask(s[0], s[1], s[2], n, func(b, h, i, _ int) bool { return m.At(b, h, i, 0) })
 	}
-	s := m.Shape
 	r := kernels.Rows[bool]{Data: m.Keep}
-	if s[0] > 1 {
-		r.BStride = s[1] * s[2] * s[3]
-	}
-	if s[1] > 1 {
-		r.HStride = s[2] * s[3]
-	}
-	if s[2] > 1 {
-		r.Row = s[3]
-	}
+	r.BStride, r.HStride, r.Row = rowStrides(m.Shape)
 	return r
 }
 
@@ -200,16 +191,23 @@ func biasRows(t *vlm.Tensor) kernels.Rows[float32] {
 	s := [4]int{1, 1, 1, 1}
 	copy(s[4-t.Rank():], t.Shape)
 	r := kernels.Rows[float32]{Data: t.Data}
+	r.BStride, r.HStride, r.Row = rowStrides(s)
+	return r
+}
+
+// rowStrides returns the strides of the batch, head and query axes of a
+// row-major array of shape s, 0 for an axis of size 1 (broadcast).
+func rowStrides(s [4]int) (b, h, row int) {
 	if s[0] > 1 {
-		r.BStride = s[1] * s[2] * s[3]
+		b = s[1] * s[2] * s[3]
 	}
 	if s[1] > 1 {
-		r.HStride = s[2] * s[3]
+		h = s[2] * s[3]
 	}
 	if s[2] > 1 {
-		r.Row = s[3]
+		row = s[3]
 	}
-	return r
+	return b, h, row
 }
 
 // attend is the attention primitive: q, k, v are views of tensors that
