@@ -1,0 +1,2 @@
+// Package encoder turns pixels into features for vision-language models.
+package encoder
