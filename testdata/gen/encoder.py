@@ -72,3 +72,49 @@ for tag, f in pools.items():
     out.update({tag + ".y": nhwc(y), tag + ".r": nhwc(r), tag + ".dx": nhwc(x.grad)})
 
 save("encoder/testdata/ops.safetensors", out)
+
+
+# The small CNN: stages of conv3x3 (pad 1, bias) -> LayerNorm over the
+# channels of each pixel -> ReLU -> max_pool 2x2, then adaptive average
+# pooling to a 3x3 grid; output channels-last. Keys as the Go CNN's.
+class Stage(torch.nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm = torch.nn.LayerNorm(cout, eps=1e-5)
+        with torch.no_grad():
+            self.norm.weight.copy_(1 + 0.3 * torch.randn(cout))
+            self.norm.bias.copy_(0.3 * torch.randn(cout))
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return F.max_pool2d(torch.relu(x), 2, 2)
+
+
+class CNN(torch.nn.Module):
+    def __init__(self, cin, channels, grid):
+        super().__init__()
+        self.stages = torch.nn.ModuleList()
+        for c in channels:
+            self.stages.append(Stage(cin, c))
+            cin = c
+        self.grid = grid
+
+    def forward(self, pixels):
+        x = pixels
+        for s in self.stages:
+            x = s(x)
+        return nhwc(F.adaptive_avg_pool2d(x, self.grid))
+
+
+cnn = CNN(3, [4, 6], 3)
+pixels = torch.randn(2, 3, 10, 9, requires_grad=True)
+grid = cnn(pixels)
+r = torch.randn_like(grid)
+(grid * r).sum().backward()
+cout = {"pixels": pixels, "grid": grid, "r": r, "dpixels": pixels.grad}
+for n, p in cnn.named_parameters():
+    cout["param." + n] = p
+    cout["grad." + n] = p.grad
+save("encoder/testdata/cnn.safetensors", cout)
