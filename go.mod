@@ -4,6 +4,8 @@ go 1.25.0
 
 require gonum.org/v1/gonum v0.17.0
 
+require golang.org/x/image v0.45.0
+
 require (
 	github.com/stretchr/testify v1.12.1
 	go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -85,16 +85,6 @@ func TestGoldenPooling(t *testing.T) {
 	}
 }
 
-// tensors is a Module made of free tensors, so that vlm.CheckGrad treats
-// the inputs of an operation as parameters.
-type tensors []*vlm.Param
-
-func (ts tensors) VisitParams(prefix string, visit func(string, *vlm.Param)) {
-	for i, p := range ts {
-		visit(prefix+string(rune('a'+i)), p)
-	}
-}
-
 // projected returns sum(y ⊙ r) for a fixed random r, so that every output
 // entry matters to the checked scalar.
 func projected(tp *vlm.Tape, y *vlm.Tensor) *vlm.Tensor {
