@@ -1,0 +1,98 @@
+package encoder_test
+
+import (
+	"fmt"
+	"image"
+	"os"
+
+	"github.com/govlm/vlm"
+	"github.com/govlm/vlm/encoder"
+)
+
+// Decode a photograph and turn it into CLIP's pixel values, as
+// transformers' CLIPImageProcessor would.
+func Example() {
+	f, err := os.Open("testdata/chelsea.png")
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	img, format, err := encoder.Decode(f, encoder.Limits{})
+	if err != nil {
+		panic(err)
+	}
+	pixels, err := encoder.CLIPPreprocessor(224).Pixels(img)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(format, img.Bounds().Size(), "->", pixels.Shape)
+	// Output:
+	// png (451,300) -> [3 224 224]
+}
+
+// Batch images of different sizes and aspect ratios for BLIP-2 (squashed
+// to a square) and LLaVA (padded to a square with the mean colour).
+func ExamplePreprocessor_Batch() {
+	wide := image.NewRGBA(image.Rect(0, 0, 640, 360))
+	tall := image.NewGray(image.Rect(0, 0, 90, 200))
+	for _, p := range []encoder.Preprocessor{encoder.BLIP2Preprocessor(224), encoder.LLaVAPreprocessor(336)} {
+		pixels, err := p.Batch([]image.Image{wide, tall})
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(pixels.Shape)
+	}
+	// Output:
+	// [2 3 224 224]
+	// [2 3 336 336]
+}
+
+// Get the 8-bit image a model sees, to draw on it.
+func ExamplePreprocessor_Prepare() {
+	img := image.NewNRGBA(image.Rect(0, 0, 400, 300))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	seen, err := encoder.LLaVAPreprocessor(336).Prepare(img)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(seen.Bounds().Size(), seen.At(0, 0), seen.At(168, 168))
+	// Output:
+	// (336,336) {122 116 104 255} {255 255 255 255}
+}
+
+// Encode a batch of 64×64 images into an 8×8 grid of features for soft
+// attention, and train the encoder with a tape.
+func ExampleCNN() {
+	rng := vlm.NewRand(1)
+	cnn, err := encoder.NewCNN(rng, encoder.DefaultCNNConfig())
+	if err != nil {
+		panic(err)
+	}
+	pixels := vlm.RandN(rng, 1, 4, 3, 64, 64) // [B, 3, H, W]
+	tp := vlm.NewTape()
+	grid, err := cnn.Forward(tp, pixels) // [B, h, w, D]
+	if err != nil {
+		panic(err)
+	}
+	if err := tp.Backward(vlm.Mean(tp, vlm.Mul(tp, grid, grid))); err != nil {
+		panic(err)
+	}
+	total, _ := vlm.CountParams(cnn)
+	fmt.Println("grid:", grid.Shape, "params:", total)
+	fmt.Println("first conv has a gradient:", cnn.Stages[0].Conv.Weight.Grad != nil)
+	// Output:
+	// grid: [4 8 8 64] params: 23808
+	// first conv has a gradient: true
+}
+
+// Convolutions and pooling work on channels-last images.
+func ExampleConv2d() {
+	conv := encoder.NewConv2d(vlm.NewRand(1), 3, 16, 3, 2, 1, true) // 3→16 channels, 3×3, stride 2, padding 1
+	x := vlm.Zeros(1, 32, 48, 3)                                    // [B, H, W, C]
+	y := conv.Forward(nil, x)
+	fmt.Println(y.Shape, encoder.MaxPool2d(nil, y, 2, 2, 0).Shape)
+	// Output:
+	// [1 16 24 16] [1 8 12 16]
+}
