@@ -460,12 +460,14 @@ media0 = torch.randn(2, TI, N, D)
 
 g = Group(gat, "stack_o")
 every = 2
-o_layers = nn.ModuleList([
+o_model = nn.Module()  # holds the LM's decoder-layer list, as model.decoder does in OPT
+o_model.layers = nn.ModuleList([
     FlamingoLayer(OGatedCrossAttentionBlock(dim=D, dim_visual=D, dim_head=8, heads=2)
                   if (i + 1) % every == 0 else None, lm[i]) for i in range(4)])
+o_layers = o_model.layers
 randomize(nn.ModuleList([l.gated_cross_attn_layer for l in o_layers if l.gated_cross_attn_layer is not None]))
 set_gates(o_layers, 0.5, 0.3)
-g.params(o_layers)
+g.params(o_model)
 x = x0.clone().requires_grad_(True)
 media = media0.clone().requires_grad_(True)
 h = x
@@ -473,16 +475,18 @@ for layer in o_layers:
     h = layer(h, media, LOC)
 g.backward(h)
 g.put(x=x, media=media, locations=LOC.long(), y=h, dx=x.grad, dmedia=media.grad)
-g.grads(o_layers)
+g.grads(o_model)
 
 g = Group(gat, "stack_l")
 every = 3
-l_layers = nn.ModuleList([
+l_model = nn.Module()  # FlamingoPaLM's layers attribute
+l_model.layers = nn.ModuleList([
     nn.ModuleList([lm[i], LGatedCrossAttentionBlock(dim=D, dim_head=8, heads=2)
                    if not (i % every) else None]) for i in range(4)])
+l_layers = l_model.layers
 randomize(nn.ModuleList([blk for _, blk in l_layers if blk is not None]))
 set_gates(l_layers, -0.6, 0.8)
-g.params(l_layers)
+g.params(l_model)
 x = x0.clone().requires_grad_(True)
 media = media0.clone().requires_grad_(True)
 h = x
@@ -492,5 +496,5 @@ for layer, blk in l_layers:
         h = blk(h, media, media_locations=LOC)
 g.backward(h)
 g.put(x=x, media=media, locations=LOC.long(), y=h, dx=x.grad, dmedia=media.grad)
-g.grads(l_layers)
+g.grads(l_model)
 save("gating/testdata/gating.safetensors", gat)
