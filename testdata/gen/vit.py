@@ -8,16 +8,22 @@ and PyTorch 1.13's autograd gradients.
 
 Run: /usr/bin/python3 testdata/gen/vit.py
 (writes encoder/testdata/vit_hf.safetensors, vit_openai.safetensors, vit.safetensors)
+
+     /usr/bin/python3 testdata/gen/vit.py bench  times this model at CLIP ViT-B/16 size
+     (224 px, B=1, no grad, one thread, median ms), to run alternately with
+     go test -run X -bench ViTB16 -cpu 1 ./encoder/
 """
+import sys
+import time
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from goldens import save
 
-torch.manual_seed(0)
-
 IMAGE, PATCH, DIM, LAYERS, HEADS, HIDDEN, PROJ, EPS = 32, 8, 32, 3, 4, 64, 24, 1e-5
+if len(sys.argv) > 1 and sys.argv[1] == "bench":  # ViT-B/16
+    IMAGE, PATCH, DIM, LAYERS, HEADS, HIDDEN, PROJ = 224, 16, 768, 12, 12, 3072, 512
 
 
 def quick_gelu(x):
@@ -109,6 +115,26 @@ class CLIPVisionModelWithProjection(nn.Module):
         return last, pooled, self.visual_projection(pooled), hidden
 
 
+def bench():
+    torch.set_num_threads(1)
+    model = CLIPVisionModelWithProjection().eval()
+    pixels = torch.randn(1, 3, IMAGE, IMAGE)
+    with torch.no_grad():
+        for _ in range(3):
+            model(pixels)
+        ts = []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            model(pixels)
+            ts.append(time.perf_counter() - t0)
+    print("torch %s, 1 thread: CLIP ViT-B/16 forward, B=1, median %.1f ms" % (torch.__version__, sorted(ts)[5] * 1e3))
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "bench":
+    bench()
+    sys.exit(0)
+
+torch.manual_seed(0)
 model = CLIPVisionModelWithProjection()
 with torch.no_grad():  # non-trivial norms, so that a swapped weight shows
     for name, p in model.named_parameters():
