@@ -20,11 +20,10 @@
 // CropRound, OpenAI's torchvision pipeline) byte for byte before
 // normalisation: RGB conversion as PIL's convert("RGB"), PIL's
 // fixed-point bicubic resize ([ResizeBicubic]), the reference crop
-// rounding, float32 normalisation. On PNG photographs the pixel values are
-// identical to the Python ones; JPEG photographs differ by at most two
-// levels in a few percent of the samples, because Go's JPEG decoder
-// rounds its inverse DCT differently from libjpeg (chroma upsampling and
-// colour conversion follow libjpeg exactly, see [ToRGB]).
+// rounding, float32 normalisation. JPEG goes through Go's decoder with
+// libjpeg's inverse DCT, chroma upsampling and colour conversion (see
+// [ToRGB]), so on the PNG and JPEG photographs of the parity test the
+// pixel values are identical to the Python ones.
 //
 // # CLIP's vision transformer
 //
