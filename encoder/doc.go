@@ -36,11 +36,11 @@
 //
 //	vit, err := encoder.NewViT(nil, encoder.ViTL14At336Config())
 //	_, err = vlm.LoadWeights(vit, "model.safetensors", &vlm.LoadOptions{Ignore: []string{"*.position_ids"}})
-//	out, err := vit.Forward(nil, pixels, false)     // out.LastHidden [B, 577, 1024], out.Pooled [B, 1024]
+//	out, err := vit.Forward(nil, pixels, nil)          // out.LastHidden [B, 577, 1024], out.Pooled [B, 1024]
 //	feats, err := vit.Features(nil, pixels, -2, true) // LLaVA-1.5: [B, 576, 1024]
 //
-// A CLIPModel checkpoint also holds the text tower: add "text_model.*" and
-// "logit_scale" to Ignore (or use Partial).
+// A CLIPModel checkpoint also holds the text tower: add "text_model.*",
+// "text_projection.*" and "logit_scale" to Ignore.
 //
 // # Layout
 //

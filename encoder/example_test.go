@@ -113,7 +113,7 @@ func ExampleViT() {
 		panic(err)
 	}
 	pixels := vlm.RandN(vlm.NewRand(1), 1, 2, 3, 32, 32) // [B, 3, S, S]
-	out, err := vit.Forward(nil, pixels, true)
+	out, err := vit.Forward(nil, pixels, &encoder.ViTOptions{Hidden: true})
 	if err != nil {
 		panic(err)
 	}

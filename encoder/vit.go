@@ -164,20 +164,27 @@ type ViTOutput struct {
 	// Embeds is the projected pooled output [B, ProjectionDim]
 	// (image_embeds, before L2 normalisation), nil without a projection.
 	Embeds *vlm.Tensor
-	// Hidden, when asked for, holds the L+1 hidden states [B, N+1, D]:
+	// Hidden, if ViTOptions.Hidden, holds the L+1 hidden states [B, N+1, D]:
 	// Hidden[0] the embeddings after pre_layrnorm, Hidden[i] the output of
 	// layer i (output_hidden_states=True), so Hidden[L] is LastHidden.
 	Hidden []*vlm.Tensor
 }
 
+// ViTOptions asks [ViT.Forward] for more outputs; nil asks for none.
+type ViTOptions struct {
+	// Hidden returns every hidden state in ViTOutput.Hidden
+	// (output_hidden_states=True).
+	Hidden bool
+}
+
 // Forward encodes pixels [B, C, S, S] (a [Preprocessor]'s output at the
-// config's ImageSize). With hidden it also returns every layer's hidden
-// state. With a tape it records the backward pass.
-func (m *ViT) Forward(tp *vlm.Tape, pixels *vlm.Tensor, hidden bool) (out *ViTOutput, err error) {
+// config's ImageSize). With a tape it records the backward pass.
+func (m *ViT) Forward(tp *vlm.Tape, pixels *vlm.Tensor, o *ViTOptions) (out *ViTOutput, err error) {
 	defer vlm.Recover(&err)
 	if err := m.check(pixels); err != nil {
 		return nil, err
 	}
+	hidden := o != nil && o.Hidden
 	out = &ViTOutput{}
 	x := m.embed(tp, pixels)
 	if hidden {

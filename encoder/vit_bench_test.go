@@ -25,7 +25,7 @@ func BenchmarkViTB16(b *testing.B) {
 	pixels := vlm.RandN(vlm.NewRand(2), 1, 1, 3, 224, 224)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := m.Forward(nil, pixels, false); err != nil {
+		if _, err := m.Forward(nil, pixels, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

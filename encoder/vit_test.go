@@ -35,7 +35,7 @@ func TestGoldenViT(t *testing.T) {
 	pixels := g.T("pixels")
 	tp := vlm.NewTape()
 	tp.Watch(pixels)
-	out, err := m.Forward(tp, pixels, true)
+	out, err := m.Forward(tp, pixels, &ViTOptions{Hidden: true})
 	require.NoError(t, err)
 	loss := vlm.Add(tp, vlm.Add(tp,
 		vlm.Sum(tp, vlm.Mul(tp, out.LastHidden, g.T("r_last"))),
@@ -125,7 +125,7 @@ func TestViTGradients(t *testing.T) {
 	require.NoError(t, err)
 	pixels := vlm.RandN(rng, 1, 2, 2, 8, 8)
 	err = vlm.CheckGrad(m, func(tp *vlm.Tape) *vlm.Tensor {
-		out, err := m.Forward(tp, pixels, false)
+		out, err := m.Forward(tp, pixels, nil)
 		require.NoError(t, err)
 		return vlm.Add(tp, projected(tp, out.LastHidden), projected(tp, out.Embeds))
 	}, &vlm.GradCheckOptions{Inputs: []*vlm.Tensor{pixels}, Step: 1e-3})
@@ -167,7 +167,7 @@ func TestViTErrors(t *testing.T) {
 		{"Inf", nan, vlm.ErrInput},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := m.Forward(nil, c.pixels, false)
+			_, err := m.Forward(nil, c.pixels, nil)
 			assert.ErrorIs(t, err, c.kind)
 			_, err = m.Features(nil, c.pixels, -2, true)
 			assert.ErrorIs(t, err, c.kind)
