@@ -69,6 +69,7 @@
 // Entry points ([Decode], [Preprocessor] methods, [NewCNN], [CNN.Forward],
 // [NewViT], [ViT.Forward], [ViT.Features], [LoadOpenAIWeights])
 // validate their inputs and return errors wrapping vlm.ErrInput,
-// vlm.ErrShape or vlm.ErrConfig. The layers below them panic with a
-// *vlm.Error on shapes that cannot fit, which the entry points recover.
+// vlm.ErrShape, vlm.ErrConfig or, when loading, vlm.ErrCheckpoint. The
+// layers below them panic with a *vlm.Error on shapes that cannot fit,
+// which the entry points recover.
 package encoder
