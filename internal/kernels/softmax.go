@@ -28,7 +28,7 @@ func Softmax(y, x []float32, rows, n int, maskRow func(r int) []float32) {
 		}
 		var s float32
 		for i, v := range yr {
-			e := float32(math.Exp(float64(v - mx)))
+			e := Exp32(v - mx)
 			yr[i] = e
 			s += e
 		}
@@ -68,7 +68,7 @@ func LogSoftmax(y, x []float32, rows, n int) {
 		}
 		var s float64
 		for _, v := range xr {
-			s += math.Exp(float64(v - mx))
+			s += float64(Exp32(v - mx))
 		}
 		lse := mx + float32(math.Log(s))
 		for i, v := range xr {
@@ -90,7 +90,7 @@ func LogSoftmaxBackward(dx, dy, y []float32, rows, n int) {
 		sf := float32(s)
 		dxr := dx[r*n : (r+1)*n]
 		for i, v := range yr {
-			dxr[i] += dyr[i] - float32(math.Exp(float64(v)))*sf
+			dxr[i] += dyr[i] - Exp32(v)*sf
 		}
 	}
 }
