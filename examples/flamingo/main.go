@@ -60,8 +60,8 @@ type config struct {
 	Batch       int // episodes (vision: scenes ×2) per step
 	TrainScenes int
 	TestScenes  int
-	Eval        int // held-out episodes per style
-	Dim         int // width of the language model (the vision tokens are 64 wide)
+	Eval        int     // held-out episodes per style
+	Dim         int     // width of the language model (the vision tokens are 64 wide)
 	LR          float64 // peak learning rate of the Flamingo stage
 	GateLRMult  float64 // the gates' learning rate is GateLRMult·LR
 }
