@@ -6,7 +6,7 @@
 // Everything is built in-process, in four stages:
 //
 //  1. Vision: the encoder package's CNN (32×32 pixels → 4×4 tokens of 64
-//     features, plus a fixed 2-D sine-cosine position code) is pretrained on
+//     features, plus a fixed 2-D Fourier code of the grid cell) is pretrained on
 //     a dense task — name the colour and shape of the object covering each
 //     grid cell — and frozen, standing in for Flamingo's contrastively
 //     pretrained NFNet. Its tokens are computed once per scene.
@@ -17,18 +17,23 @@
 //     blue square"), the colours ("red blue") or the shapes ("circle
 //     square") — and frozen. It learns the format and to keep an episode's
 //     style; it cannot know what is in the pictures.
-//  3. Flamingo: a Perceiver resampler (4×4 tokens → 8 latents) and a gated
+//  3. Flamingo: a Perceiver resampler (16 tokens → 8 latents) and a gated
 //     cross-attention block before each LM layer (open_flamingo's
 //     placement, immediate-image masks) are trained on the same episodes
 //     with the pictures, the LM and the vision encoder frozen (gating's
 //     FrozenLM recipe). The gates start at tanh(0) = 0, so step 0 is the
-//     language model alone; gates.png shows tanh(attn_gate) and
-//     tanh(ff_gate) per layer opening during training.
+//     language model alone; being single scalars that must open before
+//     their blocks matter, they get 20× the learning rate (no weight
+//     decay). gates.png shows tanh(attn_gate) and tanh(ff_gate) per layer
+//     during training, loss.png both training losses.
 //  4. Evaluation on held-out scenes: zero-shot ("<image>" and the query
 //     picture) against few-shot (two pictures with their texts in the
-//     episode's style, then the query picture), greedy decoding with
-//     cached media. A zero-shot prompt does not say which style is
-//     wanted; the shots do. fewshot.png shows prompts and answers.
+//     episode's style, then the query picture), greedy decoding with a KV
+//     cache and cached media, scored by exact match and word F1 against
+//     the query's text in the episode's style. A zero-shot prompt does not
+//     say which style is wanted; the shots do, as the shots of Flamingo's
+//     few-shot prompts specify the task. fewshot.png shows prompts and
+//     answers.
 package main
 
 import (

@@ -14,7 +14,7 @@ import (
 
 // vision is the frozen vision encoder: the encoder package's CNN, whose
 // h×w grid of D features becomes N = h·w visual tokens, plus a fixed 2-D
-// sine-cosine code of each token's grid cell. Flamingo's encoders (NFNet,
+// Fourier code of each token's grid cell. Flamingo's encoders (NFNet,
 // CLIP ViT) know where things are; the Perceiver resampler that reads
 // their tokens has no positions of its own.
 type vision struct {
@@ -32,13 +32,15 @@ func newVision(seed uint64) (*vision, error) {
 	v.gh, v.gw = cnn.GridSize(32, 32)
 	d := cnn.Dim()
 	v.pos = vlm.Zeros(v.gh*v.gw, d)
-	// MAE's 2-D sin-cos code: half the features encode the row, half the
-	// column, each as sin and cos at d/4 frequencies.
+	// A 2-D Fourier code: a quarter of the features are sin(r·f), one cos(r·f)
+	// of the row r, and the same of the column, at the d/4 frequencies
+	// f = π(k+1)/(2·grid), which tell the few cells of a small grid apart.
+	g := float64(2 * max(v.gh, v.gw))
 	for r := range v.gh {
 		for c := range v.gw {
 			row := v.pos.Data[(r*v.gw+c)*d:]
 			for k := range d / 4 {
-				f := 1 / math.Pow(10000, float64(k)/float64(d/4))
+				f := math.Pi * float64(k+1) / g
 				row[k], row[d/4+k] = float32(math.Sin(float64(r)*f)), float32(math.Cos(float64(r)*f))
 				row[d/2+k], row[3*d/4+k] = float32(math.Sin(float64(c)*f)), float32(math.Cos(float64(c)*f))
 			}
