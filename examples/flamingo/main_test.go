@@ -15,14 +15,15 @@ import (
 // the gates leave zero, and the pictures are written.
 func TestRun(t *testing.T) {
 	cfg := defaultConfig()
-	cfg.Out, cfg.VisionSteps, cfg.LMSteps, cfg.Steps, cfg.Batch = t.TempDir(), 10, 30, 40, 8
-	cfg.TrainScenes, cfg.TestScenes, cfg.Eval, cfg.Dim = 200, 30, 2, 32
+	cfg.Out, cfg.VisionSteps, cfg.LMSteps, cfg.Steps, cfg.Batch = t.TempDir(), 4, 20, 60, 4
+	cfg.TrainScenes, cfg.TestScenes, cfg.Eval, cfg.Dim = 60, 12, 1, 32
 	var out bytes.Buffer
 	res, err := run(context.Background(), cfg, &out)
 	require.NoError(t, err, out.String())
 	t.Log(out.String())
 	require.Len(t, res.Loss, cfg.Steps)
 	first, last := mean(res.Loss[:10]), mean(res.Loss[cfg.Steps-10:])
+	t.Logf("Flamingo loss: first 10 steps %.3f, last 10 %.3f", first, last)
 	assert.Less(t, last, first, "Flamingo loss falls")
 	assert.Less(t, mean(res.LMLoss[cfg.LMSteps-5:]), mean(res.LMLoss[:5]), "LM loss falls")
 	require.NotEmpty(t, res.Gates)
