@@ -1,0 +1,853 @@
+// Command asmgen writes internal/kernels/gemm_amd64.s, the amd64 assembly
+// behind kernels.Sgemm: the AVX-512 and AVX2 register-tile micro-kernels,
+// the AVX-512 panel packing routines and the AVX-512 matrix-vector kernels.
+//
+// Run it from internal/kernels with go generate. The Go declarations of
+// the functions it emits are in gemm_amd64.go; keep the two in step.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+)
+
+// Register tile sizes. The Go side (gemm_amd64.go) relies on the same values.
+const (
+	mr512  = 14 // rows of the AVX-512 tile (one broadcast each per k step)
+	nr512  = 32 // columns of the AVX-512 tile (two zmm vectors)
+	mrAVX2 = 6  // rows of the AVX2 tile
+	nrAVX2 = 16 // columns of the AVX2 tile (two ymm vectors)
+)
+
+// Flag bits of the micro-kernels' flags argument.
+const (
+	flagTrans    = 1 // store the tile transposed: tile (r, l) goes to c[l*ldc+r]
+	flagBetaZero = 2 // beta == 0: do not read C
+)
+
+type gen struct{ b bytes.Buffer }
+
+func (g *gen) i(format string, args ...any) {
+	fmt.Fprintf(&g.b, "\t"+format+"\n", args...)
+}
+
+func (g *gen) l(name string) { fmt.Fprintf(&g.b, "%s:\n", name) }
+
+func (g *gen) comment(format string, args ...any) {
+	fmt.Fprintf(&g.b, "\t// "+format+"\n", args...)
+}
+
+func (g *gen) blank() { g.b.WriteString("\n") }
+
+func z(i int) string { return fmt.Sprintf("Z%d", i) }
+func y(i int) string { return fmt.Sprintf("Y%d", i) }
+func x(i int) string { return fmt.Sprintf("X%d", i) }
+
+// maskCX sets mask register k to the low CX bits set; CX must be in 0..16.
+// It clobbers AX.
+func (g *gen) maskCX(k string) {
+	g.i("MOVL $1, AX")
+	g.i("SHLL CX, AX")
+	g.i("DECL AX")
+	g.i("KMOVW AX, %s", k)
+}
+
+// transpose16 transposes the 16x16 float32 matrix held one row per
+// register in in, using tmp as scratch. It returns the register holding
+// each column of the original matrix (all of them are registers of in).
+func (g *gen) transpose16(in, tmp [16]string) [16]string {
+	for grp := 0; grp < 4; grp++ {
+		a, b, c, d := in[4*grp], in[4*grp+1], in[4*grp+2], in[4*grp+3]
+		g.i("VUNPCKLPS %s, %s, %s", b, a, tmp[4*grp])
+		g.i("VUNPCKHPS %s, %s, %s", b, a, tmp[4*grp+1])
+		g.i("VUNPCKLPS %s, %s, %s", d, c, tmp[4*grp+2])
+		g.i("VUNPCKHPS %s, %s, %s", d, c, tmp[4*grp+3])
+	}
+	for grp := 0; grp < 4; grp++ {
+		t0, t1, t2, t3 := tmp[4*grp], tmp[4*grp+1], tmp[4*grp+2], tmp[4*grp+3]
+		g.i("VUNPCKLPD %s, %s, %s", t2, t0, in[4*grp])
+		g.i("VUNPCKHPD %s, %s, %s", t2, t0, in[4*grp+1])
+		g.i("VUNPCKLPD %s, %s, %s", t3, t1, in[4*grp+2])
+		g.i("VUNPCKHPD %s, %s, %s", t3, t1, in[4*grp+3])
+	}
+	// Now in[4G+q] holds, in its 128-bit lane L, column 4L+q of rows 4G..4G+3.
+	for q := 0; q < 4; q++ {
+		g.i("VSHUFF32X4 $0x88, %s, %s, %s", in[4+q], in[q], tmp[q])
+		g.i("VSHUFF32X4 $0xdd, %s, %s, %s", in[4+q], in[q], tmp[4+q])
+		g.i("VSHUFF32X4 $0x88, %s, %s, %s", in[12+q], in[8+q], tmp[8+q])
+		g.i("VSHUFF32X4 $0xdd, %s, %s, %s", in[12+q], in[8+q], tmp[12+q])
+	}
+	var col [16]string
+	for q := 0; q < 4; q++ {
+		g.i("VSHUFF32X4 $0x88, %s, %s, %s", tmp[8+q], tmp[q], in[q])
+		g.i("VSHUFF32X4 $0xdd, %s, %s, %s", tmp[8+q], tmp[q], in[4+q])
+		g.i("VSHUFF32X4 $0x88, %s, %s, %s", tmp[12+q], tmp[4+q], in[8+q])
+		g.i("VSHUFF32X4 $0xdd, %s, %s, %s", tmp[12+q], tmp[4+q], in[12+q])
+		col[q] = in[q]
+		col[8+q] = in[4+q]
+		col[4+q] = in[8+q]
+		col[12+q] = in[12+q]
+	}
+	return col
+}
+
+// Address of row r of the broadcast operand in the micro-kernels: SI is
+// row 0, DI row 9, BX the row stride in bytes, CX, DX and R8 three, five
+// and seven times it.
+var rowAddr = [mr512]string{
+	"(SI)", "(SI)(BX*1)", "(SI)(BX*2)", "(SI)(CX*1)", "(SI)(BX*4)",
+	"(SI)(DX*1)", "(SI)(CX*2)", "(SI)(R8*1)", "(SI)(BX*8)",
+	"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(DI)(CX*1)", "(DI)(BX*4)",
+}
+
+const kernelArgs = "k+0(FP), a+8(FP), rs+16(FP), ps+24(FP), b+32(FP), bs+40(FP), c+48(FP), ldc+56(FP), mr+64(FP), nr+72(FP), alpha+80(FP), beta+84(FP), flags+88(FP), scratch+96(FP)"
+
+// kernelPrologue loads the arguments shared by both micro-kernels:
+// AX = k, SI = a, BX = row stride, CX/DX/R8 = 3/5/7 row strides,
+// DI = row 9, R9 = k stride of a, R10 = b, R11 = k stride of b (all bytes).
+func (g *gen) kernelPrologue() {
+	g.i("MOVQ a+8(FP), SI")
+	g.i("MOVQ rs+16(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("LEAQ (BX)(BX*2), CX")
+	g.i("LEAQ (BX)(BX*4), DX")
+	g.i("LEAQ (CX)(BX*4), R8")
+	g.i("LEAQ (SI)(BX*8), DI")
+	g.i("ADDQ BX, DI")
+	g.i("MOVQ ps+24(FP), R9")
+	g.i("SHLQ $2, R9")
+	g.i("MOVQ b+32(FP), R10")
+	g.i("MOVQ bs+40(FP), R11")
+	g.i("SHLQ $2, R11")
+	g.i("MOVQ k+0(FP), AX")
+}
+
+// kloop emits the k loop of one micro-kernel variant: step() is one k
+// step; the loop is unrolled four times.
+func (g *gen) kloop(prefix string, step func()) {
+	g.i("MOVQ AX, R12")
+	g.i("SHRQ $2, R12")
+	g.i("ANDQ $3, AX")
+	g.i("TESTQ R12, R12")
+	g.i("JZ %s_tail", prefix)
+	g.l(prefix + "_loop4")
+	for u := 0; u < 4; u++ {
+		step()
+	}
+	g.i("DECQ R12")
+	g.i("JNZ %s_loop4", prefix)
+	g.l(prefix + "_tail")
+	g.i("TESTQ AX, AX")
+	g.i("JZ %s_done", prefix)
+	g.l(prefix + "_loop1")
+	step()
+	g.i("DECQ AX")
+	g.i("JNZ %s_loop1", prefix)
+	g.l(prefix + "_done")
+}
+
+// kernel512 emits gemmKernel512, the 14x32 AVX-512 micro-kernel.
+//
+// Accumulators: Z(r) holds columns 0..15 of tile row r, Z(14+r) columns
+// 16..31. Z28, Z29 hold the b vectors, Z30, Z31 the broadcasts.
+func (g *gen) kernel512() {
+	g.comment("func gemmKernel512(%s)", "k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32")
+	g.i("TEXT ·gemmKernel512(SB), NOSPLIT, $0-104")
+	g.comment("K1, K2: the valid columns of the two b vectors.")
+	g.i("MOVQ nr+72(FP), R13")
+	g.i("MOVQ R13, CX")
+	g.i("CMPQ CX, $16")
+	g.i("JLE k512_mask0")
+	g.i("MOVQ $16, CX")
+	g.l("k512_mask0")
+	g.maskCX("K1")
+	g.i("MOVQ R13, CX")
+	g.i("SUBQ $16, CX")
+	g.i("JGT k512_mask1")
+	g.i("XORL CX, CX")
+	g.l("k512_mask1")
+	g.maskCX("K2")
+	g.kernelPrologue()
+	g.i("MOVQ mr+64(FP), R12")
+	g.i("CMPQ R13, $16")
+	g.i("JGT k512_two")
+	for nv := 1; nv <= 2; nv++ {
+		if nv == 2 {
+			g.l("k512_two")
+		}
+		for mr := 1; mr <= mr512; mr++ {
+			g.i("CMPQ R12, $%d", mr)
+			g.i("JEQ k512_%d_%d", mr, nv)
+		}
+		g.i("RET") // unreachable for valid mr
+	}
+	for nv := 1; nv <= 2; nv++ {
+		for mr := 1; mr <= mr512; mr++ {
+			prefix := fmt.Sprintf("k512_%d_%d", mr, nv)
+			g.l(prefix)
+			for r := 0; r < mr; r++ {
+				g.i("VPXORD %s, %s, %s", z(r), z(r), z(r))
+				if nv == 2 {
+					g.i("VPXORD %s, %s, %s", z(14+r), z(14+r), z(14+r))
+				}
+			}
+			g.kloop(prefix, func() {
+				g.i("VMOVUPS.Z (R10), K1, Z28")
+				if nv == 2 {
+					g.i("VMOVUPS.Z 64(R10), K2, Z29")
+					for r := 0; r < mr; r++ {
+						bc := z(30 + r%2)
+						g.i("VBROADCASTSS %s, %s", rowAddr[r], bc)
+						g.i("VFMADD231PS Z28, %s, %s", bc, z(r))
+						g.i("VFMADD231PS Z29, %s, %s", bc, z(14+r))
+					}
+				} else {
+					for r := 0; r < mr; r++ {
+						g.i("VFMADD231PS.BCST %s, Z28, %s", rowAddr[r], z(r))
+					}
+				}
+				g.i("ADDQ R9, SI")
+				if mr > 9 {
+					g.i("ADDQ R9, DI")
+				}
+				g.i("ADDQ R11, R10")
+			})
+			g.i("JMP k512_store")
+		}
+	}
+	g.blank()
+	g.l("k512_store")
+	g.i("MOVQ flags+88(FP), AX")
+	g.i("MOVQ c+48(FP), R10")
+	g.i("MOVQ ldc+56(FP), R11")
+	g.i("SHLQ $2, R11")
+	g.i("MOVQ mr+64(FP), R12")
+	g.i("TESTQ $%d, AX", flagTrans)
+	g.i("JNZ k512_tstore")
+	g.i("VBROADCASTSS alpha+80(FP), Z30")
+	g.i("VBROADCASTSS beta+84(FP), Z31")
+	g.i("TESTQ $%d, AX", flagBetaZero)
+	g.i("JNZ k512_store0")
+	for _, beta := range []bool{true, false} {
+		if !beta {
+			g.l("k512_store0")
+		}
+		for r := 0; r < mr512; r++ {
+			if beta {
+				g.i("VMOVUPS.Z (R10), K1, Z28")
+				g.i("VMOVUPS.Z 64(R10), K2, Z29")
+			}
+			g.i("VMULPS Z30, %s, %s", z(r), z(r))
+			g.i("VMULPS Z30, %s, %s", z(14+r), z(14+r))
+			if beta {
+				g.i("VFMADD231PS Z31, Z28, %s", z(r))
+				g.i("VFMADD231PS Z31, Z29, %s", z(14+r))
+			}
+			g.i("VMOVUPS %s, K1, (R10)", z(r))
+			g.i("VMOVUPS %s, K2, 64(R10)", z(14+r))
+			if r < mr512-1 {
+				g.i("DECQ R12")
+				g.i("JZ k512_ret")
+				g.i("ADDQ R11, R10")
+			}
+		}
+		g.i("JMP k512_ret")
+	}
+	g.blank()
+	g.comment("Transposed store: tile column l goes to row l of c.")
+	g.l("k512_tstore")
+	g.i("MOVQ R12, CX")
+	g.maskCX("K3")
+	g.i("MOVQ flags+88(FP), AX")
+	g.i("MOVQ scratch+96(FP), DI")
+	g.i("MOVQ nr+72(FP), R13")
+	g.i("CMPQ R13, $16")
+	g.i("JLE k512_tspilled")
+	for r := 0; r < mr512; r++ {
+		g.i("VMOVUPS %s, %d(DI)", z(14+r), 64*r)
+	}
+	g.l("k512_tspilled")
+	var in, tmp [16]string
+	for r := 0; r < 14; r++ {
+		in[r] = z(r)
+		tmp[r] = z(14 + r)
+	}
+	in[14], in[15] = "Z28", "Z29"
+	tmp[14], tmp[15] = "Z30", "Z31"
+	for half := 0; half < 2; half++ {
+		if half == 1 {
+			for r := 0; r < mr512; r++ {
+				g.i("VMOVUPS %d(DI), %s", 64*r, z(r))
+			}
+		}
+		g.i("VPXORD Z28, Z28, Z28")
+		g.i("VPXORD Z29, Z29, Z29")
+		col := g.transpose16(in, tmp)
+		g.i("VBROADCASTSS alpha+80(FP), Z30")
+		g.i("VBROADCASTSS beta+84(FP), Z31")
+		g.i("TESTQ $%d, AX", flagBetaZero)
+		g.i("JNZ k512_tstore0_%d", half)
+		for _, beta := range []bool{true, false} {
+			if !beta {
+				g.l(fmt.Sprintf("k512_tstore0_%d", half))
+			}
+			for q := 0; q < 16; q++ {
+				if beta {
+					g.i("VMOVUPS.Z (R10), K3, Z14")
+				}
+				g.i("VMULPS Z30, %s, %s", col[q], col[q])
+				if beta {
+					g.i("VFMADD231PS Z31, Z14, %s", col[q])
+				}
+				g.i("VMOVUPS %s, K3, (R10)", col[q])
+				g.i("ADDQ R11, R10")
+				g.i("DECQ R13")
+				g.i("JZ k512_ret")
+			}
+			g.i("JMP k512_thalf%d", half+1)
+		}
+		g.l(fmt.Sprintf("k512_thalf%d", half+1))
+	}
+	g.l("k512_ret")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+// kernelAVX2 emits gemmKernelAVX2, the 6x16 AVX2+FMA micro-kernel.
+//
+// Accumulators: Y(r) holds columns 0..7 of tile row r, Y(6+r) columns
+// 8..15. Y12, Y13 hold the b vectors, Y14 the broadcast and Y15 the mask
+// of the last b vector. Three column modes: one masked vector (nr <= 8),
+// a full and a masked vector (8 < nr < 16), two full vectors (nr == 16).
+func (g *gen) kernelAVX2() {
+	g.comment("func gemmKernelAVX2(%s)", "k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32")
+	g.i("TEXT ·gemmKernelAVX2(SB), NOSPLIT, $0-104")
+	g.comment("Y15: the valid columns of the last b vector.")
+	g.i("MOVQ nr+72(FP), R13")
+	g.i("MOVQ R13, CX")
+	g.i("CMPQ CX, $8")
+	g.i("JLE kavx2_mask")
+	g.i("SUBQ $8, CX")
+	g.l("kavx2_mask")
+	g.i("NEGQ CX")
+	g.i("LEAQ gemmMaskTab<>+32(SB), AX")
+	g.i("VMOVUPS (AX)(CX*4), Y15")
+	g.kernelPrologue()
+	g.i("MOVQ mr+64(FP), R12")
+	modes := []string{"m1", "m2", "f2"}
+	g.i("CMPQ R13, $8")
+	g.i("JLE kavx2_m1")
+	g.i("CMPQ R13, $16")
+	g.i("JLT kavx2_m2")
+	g.i("JMP kavx2_f2")
+	for _, mode := range modes {
+		g.l("kavx2_" + mode)
+		for mr := 1; mr <= mrAVX2; mr++ {
+			g.i("CMPQ R12, $%d", mr)
+			g.i("JEQ kavx2_%s_%d", mode, mr)
+		}
+		g.i("RET") // unreachable for valid mr
+	}
+	for _, mode := range modes {
+		for mr := 1; mr <= mrAVX2; mr++ {
+			prefix := fmt.Sprintf("kavx2_%s_%d", mode, mr)
+			g.l(prefix)
+			for r := 0; r < mr; r++ {
+				g.i("VXORPS %s, %s, %s", y(r), y(r), y(r))
+				if mode != "m1" {
+					g.i("VXORPS %s, %s, %s", y(6+r), y(6+r), y(6+r))
+				}
+			}
+			g.kloop(prefix, func() {
+				switch mode {
+				case "m1":
+					g.i("VMASKMOVPS (R10), Y15, Y12")
+				case "m2":
+					g.i("VMOVUPS (R10), Y12")
+					g.i("VMASKMOVPS 32(R10), Y15, Y13")
+				case "f2":
+					g.i("VMOVUPS (R10), Y12")
+					g.i("VMOVUPS 32(R10), Y13")
+				}
+				for r := 0; r < mr; r++ {
+					g.i("VBROADCASTSS %s, Y14", rowAddr[r])
+					g.i("VFMADD231PS Y12, Y14, %s", y(r))
+					if mode != "m1" {
+						g.i("VFMADD231PS Y13, Y14, %s", y(6+r))
+					}
+				}
+				g.i("ADDQ R9, SI")
+				g.i("ADDQ R11, R10")
+			})
+			g.i("JMP kavx2_store_%s", mode)
+		}
+	}
+	for _, mode := range modes {
+		g.l("kavx2_store_" + mode)
+		g.i("MOVQ flags+88(FP), AX")
+		g.i("MOVQ c+48(FP), R10")
+		g.i("MOVQ ldc+56(FP), R11")
+		g.i("SHLQ $2, R11")
+		g.i("MOVQ mr+64(FP), R12")
+		g.i("TESTQ $%d, AX", flagTrans)
+		g.i("JNZ kavx2_tstore")
+		g.i("VBROADCASTSS alpha+80(FP), Y12")
+		g.i("VBROADCASTSS beta+84(FP), Y13")
+		g.i("TESTQ $%d, AX", flagBetaZero)
+		g.i("JNZ kavx2_store0_%s", mode)
+		for _, beta := range []bool{true, false} {
+			if !beta {
+				g.l("kavx2_store0_" + mode)
+			}
+			for r := 0; r < mrAVX2; r++ {
+				vecs := []struct {
+					acc    string
+					off    int
+					masked bool
+				}{{y(r), 0, mode == "m1"}}
+				if mode != "m1" {
+					vecs = append(vecs, struct {
+						acc    string
+						off    int
+						masked bool
+					}{y(6 + r), 32, mode == "m2"})
+				}
+				for _, v := range vecs {
+					g.i("VMULPS Y12, %s, %s", v.acc, v.acc)
+					if beta {
+						if v.masked {
+							g.i("VMASKMOVPS %d(R10), Y15, Y14", v.off)
+						} else {
+							g.i("VMOVUPS %d(R10), Y14", v.off)
+						}
+						g.i("VFMADD231PS Y13, Y14, %s", v.acc)
+					}
+					if v.masked {
+						g.i("VMASKMOVPS %s, Y15, %d(R10)", v.acc, v.off)
+					} else {
+						g.i("VMOVUPS %s, %d(R10)", v.acc, v.off)
+					}
+				}
+				if r < mrAVX2-1 {
+					g.i("DECQ R12")
+					g.i("JZ kavx2_ret")
+					g.i("ADDQ R11, R10")
+				}
+			}
+			g.i("JMP kavx2_ret")
+		}
+	}
+	g.blank()
+	g.comment("Transposed store: spill the tile to scratch (6 rows of 16), then")
+	g.comment("c[l*ldc+r] = alpha*tile(r, l) + beta*c[l*ldc+r] one element at a time.")
+	g.l("kavx2_tstore")
+	g.i("MOVQ scratch+96(FP), DI")
+	for r := 0; r < mrAVX2; r++ {
+		g.i("VMOVUPS %s, %d(DI)", y(r), 64*r)
+		g.i("VMOVUPS %s, %d(DI)", y(6+r), 64*r+32)
+	}
+	g.i("VMOVSS alpha+80(FP), X12")
+	g.i("VMOVSS beta+84(FP), X13")
+	g.i("MOVQ nr+72(FP), R13")
+	g.l("kavx2_tcol")
+	g.i("MOVQ DI, SI")
+	g.i("MOVQ R10, R8")
+	g.i("MOVQ mr+64(FP), R12")
+	g.l("kavx2_trow")
+	g.i("VMOVSS (SI), X0")
+	g.i("VMULSS X12, X0, X0")
+	g.i("TESTQ $%d, AX", flagBetaZero)
+	g.i("JNZ kavx2_tput")
+	g.i("VMOVSS (R8), X1")
+	g.i("VFMADD231SS X13, X1, X0")
+	g.l("kavx2_tput")
+	g.i("VMOVSS X0, (R8)")
+	g.i("ADDQ $64, SI")
+	g.i("ADDQ $4, R8")
+	g.i("DECQ R12")
+	g.i("JNZ kavx2_trow")
+	g.i("ADDQ $4, DI")
+	g.i("ADDQ R11, R10")
+	g.i("DECQ R13")
+	g.i("JNZ kavx2_tcol")
+	g.l("kavx2_ret")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+// packCopy512 emits gemmPackCopy512: dst[p*w+l] = src[p*ld+l] for p < kc,
+// l < n <= 32. Columns n..w-1 of dst are left alone.
+func (g *gen) packCopy512() {
+	g.comment("func gemmPackCopy512(dst *float32, w int, src *float32, ld, kc, n int)")
+	g.i("TEXT ·gemmPackCopy512(SB), NOSPLIT, $0-48")
+	g.i("MOVQ n+40(FP), R13")
+	g.i("MOVQ R13, CX")
+	g.i("CMPQ CX, $16")
+	g.i("JLE pc512_mask0")
+	g.i("MOVQ $16, CX")
+	g.l("pc512_mask0")
+	g.maskCX("K1")
+	g.i("MOVQ R13, CX")
+	g.i("SUBQ $16, CX")
+	g.i("JGT pc512_mask1")
+	g.i("XORL CX, CX")
+	g.l("pc512_mask1")
+	g.maskCX("K2")
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("MOVQ w+8(FP), DX")
+	g.i("SHLQ $2, DX")
+	g.i("MOVQ src+16(FP), SI")
+	g.i("MOVQ ld+24(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ kc+32(FP), AX")
+	g.i("CMPQ R13, $16")
+	g.i("JGT pc512_two")
+	g.l("pc512_one")
+	g.i("VMOVUPS.Z (SI), K1, Z0")
+	g.i("VMOVUPS Z0, K1, (DI)")
+	g.i("ADDQ BX, SI")
+	g.i("ADDQ DX, DI")
+	g.i("DECQ AX")
+	g.i("JNZ pc512_one")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.l("pc512_two")
+	g.i("VMOVUPS.Z (SI), K1, Z0")
+	g.i("VMOVUPS.Z 64(SI), K2, Z1")
+	g.i("VMOVUPS Z0, K1, (DI)")
+	g.i("VMOVUPS Z1, K2, 64(DI)")
+	g.i("ADDQ BX, SI")
+	g.i("ADDQ DX, DI")
+	g.i("DECQ AX")
+	g.i("JNZ pc512_two")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+// packTrans512 emits gemmPackTrans512: dst[p*w+l] = src[l*ld+p] for
+// p < kc, l < n <= 32, by 16x16 blocks transposed in registers. Columns
+// n..w-1 of dst are left alone.
+func (g *gen) packTrans512() {
+	g.comment("func gemmPackTrans512(dst *float32, w int, src *float32, ld, kc, n int)")
+	g.i("TEXT ·gemmPackTrans512(SB), NOSPLIT, $0-48")
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("MOVQ w+8(FP), DX")
+	g.i("SHLQ $2, DX")
+	g.i("MOVQ DX, R10")
+	g.i("SHLQ $4, R10")
+	g.i("MOVQ src+16(FP), SI")
+	g.i("MOVQ ld+24(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ n+40(FP), R11")
+	g.l("pt512_half")
+	g.comment("R13 = rows of src in this half (1..16), K2 = their mask")
+	g.i("MOVQ R11, R13")
+	g.i("CMPQ R13, $16")
+	g.i("JLE pt512_cnt")
+	g.i("MOVQ $16, R13")
+	g.l("pt512_cnt")
+	g.i("MOVQ R13, CX")
+	g.maskCX("K2")
+	g.i("MOVQ kc+32(FP), R12")
+	g.l("pt512_block")
+	g.comment("CX = columns of src in this block (1..16), K1 = their mask")
+	g.i("MOVQ R12, CX")
+	g.i("CMPQ CX, $16")
+	g.i("JLE pt512_rem")
+	g.i("MOVQ $16, CX")
+	g.l("pt512_rem")
+	g.i("MOVQ CX, R9")
+	g.maskCX("K1")
+	g.i("MOVQ SI, R8")
+	for i := 0; i < 16; i++ {
+		if i > 0 {
+			g.i("CMPQ R13, $%d", i)
+			g.i("JLE pt512_zero%d", i)
+		}
+		g.i("VMOVUPS.Z (R8), K1, %s", z(i))
+		if i < 15 {
+			g.i("ADDQ BX, R8")
+		}
+	}
+	g.i("JMP pt512_transpose")
+	for i := 1; i < 16; i++ {
+		g.l(fmt.Sprintf("pt512_zero%d", i))
+		g.i("VPXORD %s, %s, %s", z(i), z(i), z(i))
+	}
+	g.l("pt512_transpose")
+	var in, tmp [16]string
+	for i := 0; i < 16; i++ {
+		in[i] = z(i)
+		tmp[i] = z(16 + i)
+	}
+	col := g.transpose16(in, tmp)
+	g.i("MOVQ DI, R8")
+	for q := 0; q < 16; q++ {
+		if q > 0 {
+			g.i("CMPQ R9, $%d", q)
+			g.i("JLE pt512_stored")
+		}
+		g.i("VMOVUPS %s, K2, (R8)", col[q])
+		if q < 15 {
+			g.i("ADDQ DX, R8")
+		}
+	}
+	g.l("pt512_stored")
+	g.i("ADDQ $64, SI")
+	g.i("ADDQ R10, DI")
+	g.i("SUBQ $16, R12")
+	g.i("JGT pt512_block")
+	g.comment("next 16 rows of src, if any")
+	g.i("SUBQ $16, R11")
+	g.i("JLE pt512_ret")
+	g.i("MOVQ src+16(FP), SI")
+	g.i("MOVQ BX, AX")
+	g.i("SHLQ $4, AX")
+	g.i("ADDQ AX, SI")
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("ADDQ $64, DI")
+	g.i("JMP pt512_half")
+	g.l("pt512_ret")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+// gemvT512 emits gemvT512: y[j] = alpha*dot(m[j*ldm:j*ldm+k], x[:k]) +
+// beta*y[j] for j < n, four rows of m at a time.
+func (g *gen) gemvT512() {
+	g.comment("func gemvT512(n, k int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)")
+	g.i("TEXT ·gemvT512(SB), NOSPLIT, $0-64")
+	g.i("MOVQ n+0(FP), R13")
+	g.i("MOVQ k+8(FP), R12")
+	g.i("MOVQ x+16(FP), SI")
+	g.i("MOVQ m+24(FP), R8")
+	g.i("MOVQ ldm+32(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ y+40(FP), DI")
+	g.i("MOVQ R12, CX")
+	g.i("ANDQ $15, CX")
+	g.maskCX("K1")
+	g.i("VBROADCASTSS alpha+48(FP), Z14")
+	g.i("VBROADCASTSS beta+52(FP), Z15")
+	rows := func(nrow int) {
+		p := fmt.Sprintf("gvt%d", nrow)
+		rowBase := []string{"R8", "R9", "R10", "R11"}
+		g.l(p + "_rows")
+		g.i("CMPQ R13, $%d", nrow)
+		if nrow == 4 {
+			g.i("JLT gvt1_rows")
+		} else {
+			g.i("JLT gvt_ret")
+		}
+		if nrow == 4 {
+			g.i("LEAQ (R8)(BX*1), R9")
+			g.i("LEAQ (R8)(BX*2), R10")
+			g.i("LEAQ (R9)(BX*2), R11")
+		}
+		for r := 0; r < nrow; r++ {
+			g.i("VPXORD %s, %s, %s", z(r), z(r), z(r))
+			g.i("VPXORD %s, %s, %s", z(8+r), z(8+r), z(8+r))
+		}
+		g.i("XORL DX, DX")
+		g.i("MOVQ R12, CX")
+		g.i("SHRQ $5, CX")
+		g.i("JZ %s_k16", p)
+		g.l(p + "_k32")
+		g.i("VMOVUPS (SI)(DX*1), Z4")
+		g.i("VMOVUPS 64(SI)(DX*1), Z5")
+		for r := 0; r < nrow; r++ {
+			g.i("VFMADD231PS (%s)(DX*1), Z4, %s", rowBase[r], z(r))
+			g.i("VFMADD231PS 64(%s)(DX*1), Z5, %s", rowBase[r], z(8+r))
+		}
+		g.i("ADDQ $128, DX")
+		g.i("DECQ CX")
+		g.i("JNZ %s_k32", p)
+		g.l(p + "_k16")
+		g.i("TESTQ $16, R12")
+		g.i("JZ %s_ktail", p)
+		g.i("VMOVUPS (SI)(DX*1), Z4")
+		for r := 0; r < nrow; r++ {
+			g.i("VFMADD231PS (%s)(DX*1), Z4, %s", rowBase[r], z(r))
+		}
+		g.i("ADDQ $64, DX")
+		g.l(p + "_ktail")
+		g.i("TESTQ $15, R12")
+		g.i("JZ %s_reduce", p)
+		g.i("VMOVUPS.Z (SI)(DX*1), K1, Z4")
+		for r := 0; r < nrow; r++ {
+			g.i("VMOVUPS.Z (%s)(DX*1), K1, Z5", rowBase[r])
+			g.i("VFMADD231PS Z5, Z4, %s", z(8+r))
+		}
+		g.l(p + "_reduce")
+		for r := 0; r < nrow; r++ {
+			g.i("VADDPS %s, %s, %s", z(8+r), z(r), z(r))
+			g.i("VSHUFF32X4 $0x4e, %s, %s, Z4", z(r), z(r))
+			g.i("VADDPS Z4, %s, %s", z(r), z(r))
+			g.i("VSHUFF32X4 $0xb1, %s, %s, Z4", z(r), z(r))
+			g.i("VADDPS Z4, %s, %s", z(r), z(r))
+		}
+		g.i("MOVQ flags+56(FP), AX")
+		if nrow == 4 {
+			g.i("VHADDPS X1, X0, X0")
+			g.i("VHADDPS X3, X2, X2")
+			g.i("VHADDPS X2, X0, X0")
+			g.i("VMULPS X14, X0, X0")
+			g.i("TESTQ $%d, AX", flagBetaZero)
+			g.i("JNZ %s_put", p)
+			g.i("VMOVUPS (DI), X1")
+			g.i("VFMADD231PS X15, X1, X0")
+			g.l(p + "_put")
+			g.i("VMOVUPS X0, (DI)")
+			g.i("ADDQ $16, DI")
+			g.i("LEAQ (R8)(BX*4), R8")
+			g.i("SUBQ $4, R13")
+		} else {
+			g.i("VHADDPS X0, X0, X0")
+			g.i("VHADDPS X0, X0, X0")
+			g.i("VMULSS X14, X0, X0")
+			g.i("TESTQ $%d, AX", flagBetaZero)
+			g.i("JNZ %s_put", p)
+			g.i("VMOVSS (DI), X1")
+			g.i("VFMADD231SS X15, X1, X0")
+			g.l(p + "_put")
+			g.i("VMOVSS X0, (DI)")
+			g.i("ADDQ $4, DI")
+			g.i("ADDQ BX, R8")
+			g.i("DECQ R13")
+		}
+		g.i("JMP %s_rows", p)
+	}
+	rows(4)
+	rows(1)
+	g.l("gvt_ret")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+// gemvN512 emits gemvN512: y[:n] = alpha*sum_p x[p]*m[p*ldm:p*ldm+n] +
+// beta*y[:n], by strips of 128 columns kept in eight accumulators.
+func (g *gen) gemvN512() {
+	g.comment("func gemvN512(k, n int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)")
+	g.i("TEXT ·gemvN512(SB), NOSPLIT, $0-64")
+	g.i("MOVQ k+0(FP), R12")
+	g.i("MOVQ n+8(FP), R13")
+	g.i("MOVQ x+16(FP), SI")
+	g.i("MOVQ m+24(FP), R8")
+	g.i("MOVQ ldm+32(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ y+40(FP), DI")
+	g.i("VBROADCASTSS alpha+48(FP), Z30")
+	g.i("VBROADCASTSS beta+52(FP), Z31")
+	g.l("gvn_strip")
+	g.comment("DX = vectors in this strip (1..8), K1 = valid columns of the last")
+	g.i("CMPQ R13, $128")
+	g.i("JLT gvn_part")
+	g.i("MOVQ $8, DX")
+	g.i("MOVQ $16, CX")
+	g.i("JMP gvn_mask")
+	g.l("gvn_part")
+	g.i("LEAQ 15(R13), DX")
+	g.i("SHRQ $4, DX")
+	g.i("MOVQ DX, CX")
+	g.i("SHLQ $4, CX")
+	g.i("SUBQ $16, CX")
+	g.i("NEGQ CX")
+	g.i("ADDQ R13, CX")
+	g.l("gvn_mask")
+	g.maskCX("K1")
+	g.i("MOVQ flags+56(FP), AX")
+	for v := 1; v <= 8; v++ {
+		g.i("CMPQ DX, $%d", v)
+		g.i("JEQ gvn_%d", v)
+	}
+	for v := 1; v <= 8; v++ {
+		p := fmt.Sprintf("gvn_%d", v)
+		g.l(p)
+		for j := 0; j < v; j++ {
+			g.i("VPXORD %s, %s, %s", z(j), z(j), z(j))
+		}
+		g.i("MOVQ R8, R9")
+		g.i("MOVQ SI, R10")
+		g.i("MOVQ R12, CX")
+		g.l(p + "_loop")
+		g.i("VBROADCASTSS (R10), Z29")
+		for j := 0; j < v-1; j++ {
+			g.i("VFMADD231PS %d(R9), Z29, %s", 64*j, z(j))
+		}
+		g.i("VMOVUPS.Z %d(R9), K1, Z28", 64*(v-1))
+		g.i("VFMADD231PS Z28, Z29, %s", z(v-1))
+		g.i("ADDQ BX, R9")
+		g.i("ADDQ $4, R10")
+		g.i("DECQ CX")
+		g.i("JNZ %s_loop", p)
+		g.i("TESTQ $%d, AX", flagBetaZero)
+		g.i("JNZ %s_store0", p)
+		for _, beta := range []bool{true, false} {
+			if !beta {
+				g.l(p + "_store0")
+			}
+			for j := 0; j < v; j++ {
+				g.i("VMULPS Z30, %s, %s", z(j), z(j))
+				last := j == v-1
+				if beta {
+					if last {
+						g.i("VMOVUPS.Z %d(DI), K1, Z28", 64*j)
+					} else {
+						g.i("VMOVUPS %d(DI), Z28", 64*j)
+					}
+					g.i("VFMADD231PS Z31, Z28, %s", z(j))
+				}
+				if last {
+					g.i("VMOVUPS %s, K1, %d(DI)", z(j), 64*j)
+				} else {
+					g.i("VMOVUPS %s, %d(DI)", z(j), 64*j)
+				}
+			}
+			g.i("JMP gvn_next")
+		}
+	}
+	g.l("gvn_next")
+	g.i("ADDQ $512, R8")
+	g.i("ADDQ $512, DI")
+	g.i("SUBQ $128, R13")
+	g.i("JG gvn_strip")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+func main() {
+	out := flag.String("out", "gemm_amd64.s", "output file")
+	flag.Parse()
+	g := &gen{}
+	g.b.WriteString("// Code generated by go run ./asmgen; DO NOT EDIT.\n\n")
+	g.b.WriteString("//go:build amd64 && !purego\n\n")
+	g.b.WriteString("#include \"textflag.h\"\n\n")
+	g.comment("gemmMaskTab: eight all-ones words then eight zero words; the 8 words")
+	g.comment("at gemmMaskTab+4*(8-n) mask the first n lanes of a ymm register.")
+	for i := 0; i < 16; i++ {
+		v := "0xffffffff"
+		if i >= 8 {
+			v = "0x00000000"
+		}
+		g.b.WriteString(fmt.Sprintf("DATA gemmMaskTab<>+%d(SB)/4, $%s\n", 4*i, v))
+	}
+	g.b.WriteString("GLOBL gemmMaskTab<>(SB), RODATA|NOPTR, $64\n\n")
+	g.kernel512()
+	g.kernelAVX2()
+	g.packCopy512()
+	g.packTrans512()
+	g.gemvT512()
+	g.gemvN512()
+	if err := os.WriteFile(*out, g.b.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,105 @@
+//go:build !purego
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run ./asmgen -out gemm_amd64.s
+
+// The assembly in gemm_amd64.s is written by ./asmgen. The micro-kernels
+// compute one register tile
+//
+//	T(r, l) = sum_{p<k} A(r, p)*B(p, l),  r < mr, l < nr,
+//
+// with A(r, p) = a[r*rs+p*ps] (each element is broadcast) and B(p, l) =
+// b[p*bs+l] (read as vectors, masked to nr lanes), and store
+// C = alpha*T + beta*C into C(r, l) = c[r*ldc+l], or c[l*ldc+r] if flags
+// has flagTrans. With flagBetaZero, C is not read. They never touch memory
+// outside those elements; gemmISA.tile checks the slices before calling
+// them. scratch must hold 448 floats.
+
+// Flag bits of the micro-kernels' flags argument.
+const (
+	flagTrans    = 1 // store the tile transposed
+	flagBetaZero = 2 // beta == 0: overwrite C without reading it
+)
+
+//go:noescape
+func gemmKernel512(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32)
+
+//go:noescape
+func gemmKernelAVX2(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32)
+
+// gemmPackCopy512 sets dst[p*w+l] = src[p*ld+l] for p < kc, l < n <= 32.
+//
+//go:noescape
+func gemmPackCopy512(dst *float32, w int, src *float32, ld, kc, n int)
+
+// gemmPackTrans512 sets dst[p*w+l] = src[l*ld+p] for p < kc, l < n <= 32.
+//
+//go:noescape
+func gemmPackTrans512(dst *float32, w int, src *float32, ld, kc, n int)
+
+// gemvT512 sets y[j] = alpha*sum_{p<k} m[j*ldm+p]*x[p] + beta*y[j] for j < n.
+//
+//go:noescape
+func gemvT512(n, k int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)
+
+// gemvN512 sets y[j] = alpha*sum_{p<k} x[p]*m[p*ldm+j] + beta*y[j] for j < n.
+//
+//go:noescape
+func gemvN512(k, n int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)
+
+var (
+	isa512 = &gemmISA{
+		mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 32 * 64,
+		kernel:    gemmKernel512,
+		packCopy:  packCopy512,
+		packTrans: packTrans512,
+		gemv:      true,
+	}
+	isaAVX2 = &gemmISA{
+		mr: 6, nr: 16, mc: 6 * 24, kc: 256, nc: 16 * 128,
+		kernel:    gemmKernelAVX2,
+		packCopy:  packCopyGo,
+		packTrans: packTransGo,
+	}
+)
+
+func archGemmPaths() []*gemmPath {
+	return []*gemmPath{
+		{name: "avx512", ok: cpu.X86.HasAVX512F, run: isa512.sgemm},
+		{name: "avx2", ok: cpu.X86.HasAVX2 && cpu.X86.HasFMA, run: isaAVX2.sgemm},
+	}
+}
+
+// packCopy512 and packTrans512 check the slices and call the assembly.
+func packCopy512(dst []float32, w int, src []float32, ld, kc, n int) {
+	_ = dst[(kc-1)*w+n-1]
+	_ = src[(kc-1)*ld+n-1]
+	gemmPackCopy512(&dst[0], w, &src[0], ld, kc, n)
+}
+
+func packTrans512(dst []float32, w int, src []float32, ld, kc, n int) {
+	_ = dst[(kc-1)*w+n-1]
+	_ = src[(n-1)*ld+kc-1]
+	gemmPackTrans512(&dst[0], w, &src[0], ld, kc, n)
+}
+
+// packCopyGo and packTransGo are the portable packing routines of the
+// AVX2 path, with the semantics of gemmPackCopy512 and gemmPackTrans512.
+func packCopyGo(dst []float32, w int, src []float32, ld, kc, n int) {
+	for p := 0; p < kc; p++ {
+		copy(dst[p*w:p*w+n], src[p*ld:p*ld+n])
+	}
+}
+
+func packTransGo(dst []float32, w int, src []float32, ld, kc, n int) {
+	for l := 0; l < n; l++ {
+		row := src[l*ld : l*ld+kc]
+		d := dst[l:]
+		for p, v := range row {
+			d[p*w] = v
+		}
+	}
+}
