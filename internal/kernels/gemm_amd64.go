@@ -40,10 +40,11 @@ func gemmPackCopy512(dst *float32, w int, src *float32, ld, kc, n int)
 //go:noescape
 func gemmPackTrans512(dst *float32, w int, src *float32, ld, kc, n int)
 
-// gemvT512 sets y[j] = alpha*sum_{p<k} m[j*ldm+p]*x[p] + beta*y[j] for j < n.
+// gemmDotT512 sets y[i*ldy+j] = alpha*sum_{p<k} x[i*ldx+p]*m[j*ldm+p] +
+// beta*y[i*ldy+j] for i < mi <= 4, j < n.
 //
 //go:noescape
-func gemvT512(n, k int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)
+func gemmDotT512(n, k int, x *float32, ldx, mi int, m *float32, ldm int, y *float32, ldy int, alpha, beta float32, flags int)
 
 // gemvN512 sets y[j] = alpha*sum_{p<k} x[p]*m[p*ldm+j] + beta*y[j] for j < n.
 //
@@ -52,11 +53,11 @@ func gemvN512(k, n int, x, m *float32, ldm int, y *float32, alpha, beta float32,
 
 var (
 	isa512 = &gemmISA{
-		mr: 14, nr: 32, mc: 14 * 24, kc: 256, nc: 32 * 64,
+		mr: 14, nr: 32, mc: 14 * 24, kc: 192, nc: 32 * 32,
 		kernel:    gemmKernel512,
 		packCopy:  packCopy512,
 		packTrans: packTrans512,
-		gemv:      true,
+		vector:    true,
 	}
 	isaAVX2 = &gemmISA{
 		mr: 6, nr: 16, mc: 6 * 24, kc: 256, nc: 16 * 128,

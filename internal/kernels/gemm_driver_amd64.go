@@ -16,7 +16,7 @@ type gemmISA struct {
 	kernel     func(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32)
 	packCopy   func(dst []float32, w int, src []float32, ld, kc, n int)
 	packTrans  func(dst []float32, w int, src []float32, ld, kc, n int)
-	gemv       bool // gemvN512 and gemvT512 are usable
+	vector     bool // gemvN512 and gemmDotT512 are usable
 }
 
 // Tuning constants, measured on a 2-core AMD Zen 5 (see gemm_test.go's
@@ -27,6 +27,9 @@ const (
 	// gemvParallelElems is the least matrix size (k*n) for which a
 	// matrix-vector product is split over goroutines.
 	gemvParallelElems = 1 << 17
+	// gemmDotBlock rows of B (dot products) stay in L2 while every group
+	// of four rows of A passes over them.
+	gemmDotBlock = 64
 	// gemmPackYRows: the vector operand is read in place, without packing,
 	// when a goroutine has at most this many rows of X.
 	gemmPackYRows = 64
@@ -38,7 +41,7 @@ type gemmKind uint8
 const (
 	gemmBlocked gemmKind = iota // register tiles over packed or strided panels
 	gemmGemvN                   // y = alpha*x·M + beta*y
-	gemmGemvT                   // y = alpha*M·x + beta*y
+	gemmDot                     // y = alpha*X·Mᵀ + beta*y
 )
 
 // gemmProblem is, for kind gemmBlocked,
@@ -49,9 +52,9 @@ const (
 // c[r*ldc+l], or c[l*ldc+r] if trans. Sgemm maps op(A)·op(B) onto it with
 // X = op(A), Y = op(B) or, transposed, X = op(B)ᵀ, Y = op(A)ᵀ.
 //
-// For the matrix-vector kinds, y[j] for j < lanes is computed from the
-// vector x[:k] and the matrix m: M(j, p) = m[j*ldm+p] for gemmGemvT and
-// M(p, j) = m[p*ldm+j] for gemmGemvN.
+// For gemmGemvN, y[j] = alpha*sum_{p<k} x[p]*m[p*ldm+j] + beta*y[j] for
+// j < lanes. For gemmDot, y[i*ldy+j] = alpha*sum_{p<k} x[i*ldx+p]*m[j*ldm+p]
+// + beta*y[i*ldy+j] for i < rows, j < lanes.
 type gemmProblem struct {
 	kind         gemmKind
 	rows, lanes  int
@@ -68,6 +71,7 @@ type gemmProblem struct {
 	splitLanes   bool // goroutines split the lanes (else the rows)
 	m            []float32
 	ldm          int
+	ldx, ldy     int
 }
 
 // gemmTask is the part [lo, hi) of a problem's split dimension. A task is
@@ -98,7 +102,11 @@ type gemmBuf struct {
 
 var (
 	gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
-	gemmBufs  = sync.Pool{New: func() any { return &gemmBuf{scratch: alignedFloats(512)} }}
+
+	// gemmFree holds idle packing buffers. Unlike a sync.Pool it keeps
+	// them across garbage collections: they are about a megabyte each and
+	// reallocating them would cost more than a small product.
+	gemmFree = make(chan *gemmBuf, 8)
 
 	gemmQueue       = make(chan *gemmTask, 64)
 	gemmWorkersMu   sync.Mutex
@@ -151,8 +159,8 @@ func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	defer call.release()
 	p := &call.p
 	*p = gemmProblem{k: k, c: c, ldc: ldc, alpha: alpha, beta: beta}
-	if e.gemv && (m == 1 || n == 1) {
-		e.planGemv(call, transA, transB, m, n, a, lda, b, ldb)
+	if e.vector && (m == 1 || n == 1 || (!transA && transB && dotBeatsTiles(m, k))) {
+		e.planVector(call, transA, transB, m, n, a, lda, b, ldb)
 		return
 	}
 	// The micro-kernel wants Y with unit lane stride. op(A)·op(B) has it
@@ -201,6 +209,19 @@ func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	e.parallel(call, t, total, unit)
 }
 
+// dotBeatsTiles reports whether A·Bᵀ with m rows is faster as dot
+// products (gemmDotT512) than through the transposed tile form, whose
+// vectors run along m. The tiles waste the lanes past m in their last
+// vector; the dot products spend about 77/32 cycles per element of C on
+// horizontal sums besides k/32 on FMAs (fits the measurements within 10%).
+func dotBeatsTiles(m, k int) bool {
+	if m >= 32 {
+		return false
+	}
+	lanes := (m + 15) / 16 * 16
+	return float64(k)/float64(k+77) > 0.95*float64(m)/float64(lanes)
+}
+
 // gemmThreads returns how many goroutines a problem of the given number
 // of floating-point operations should use.
 func gemmThreads(flops float64) int {
@@ -211,41 +232,43 @@ func gemmThreads(flops float64) int {
 	return min(t, int(flops/gemmParallelFlops))
 }
 
-// planGemv maps an Sgemm with m == 1 or n == 1 onto gemvN512 or gemvT512.
-func (e *gemmISA) planGemv(call *gemmCall, transA, transB bool, m, n int, a []float32, lda int, b []float32, ldb int) {
+// planVector maps an Sgemm with m == 1 or n == 1, or op(A)·Bᵀ with few
+// rows, onto gemvN512 or gemmDotT512.
+func (e *gemmISA) planVector(call *gemmCall, transA, transB bool, m, n int, a []float32, lda int, b []float32, ldb int) {
 	p := &call.p
-	buf := gemmBufs.Get().(*gemmBuf)
-	defer gemmBufs.Put(buf)
+	buf := getGemmBuf()
+	defer putGemmBuf(buf)
 	k := p.k
-	if m == 1 {
-		// C row 0 = op(A) row 0 · op(B).
+	p.rows, p.ldy = 1, p.ldc
+	switch {
+	case m == 1 && !transB:
+		// C row 0 = op(A) row 0 · B.
+		p.kind, p.lanes, p.m, p.ldm, p.y = gemmGemvN, n, b, ldb, p.c[:n]
+		p.x = a[:k]
 		if transA {
 			p.x = buf.gather(a, lda, k)
-		} else {
-			p.x = a[:k]
 		}
-		p.lanes, p.m, p.ldm, p.y = n, b, ldb, p.c[:n]
-		p.kind = gemmGemvN
-		if transB {
-			p.kind = gemmGemvT
+	case m > 1 && n > 1 || m == 1:
+		// Rows of op(A) dotted with the rows of B (transB).
+		p.kind, p.lanes, p.m, p.ldm = gemmDot, n, b, ldb
+		p.rows, p.x, p.ldx, p.y = m, a, lda, p.c
+		if transA {
+			p.x, p.ldx = buf.gather(a, lda, k), k
 		}
-	} else {
-		// C column 0 = op(A) · op(B) column 0.
-		if transB {
-			p.x = b[:k]
-		} else {
-			p.x = buf.gather(b, ldb, k)
+	default:
+		// n == 1: C column 0 = op(A) · op(B) column 0, as a row of C^T.
+		x := b[:k]
+		if !transB {
+			x = buf.gather(b, ldb, k)
 		}
-		p.lanes, p.m, p.ldm = m, a, lda
-		p.kind = gemmGemvT
+		p.kind, p.lanes, p.m, p.ldm, p.x, p.ldx = gemmDot, m, a, lda, x, k
 		if transA {
 			p.kind = gemmGemvN
 		}
-		if p.ldc == 1 {
-			p.y = p.c[:m]
-		} else {
-			// The matrix-vector kernels want y contiguous: work on a copy of
-			// C's column (p.x may already live in buf.v, so use buf.y).
+		p.y = p.c[:m]
+		if p.ldc != 1 {
+			// The kernels want C's column contiguous: work on a copy (p.x
+			// may already live in buf.v, so use buf.y).
 			buf.y = grow(buf.y, m)
 			p.y = buf.y
 			if p.beta != 0 {
@@ -264,10 +287,26 @@ func (e *gemmISA) planGemv(call *gemmCall, transA, transB bool, m, n int, a []fl
 		t = min(Threads(), (p.lanes+unit-1)/unit)
 	}
 	e.parallel(call, t, p.lanes, unit)
-	if m != 1 && p.ldc != 1 {
+	if n == 1 && m != 1 && p.ldc != 1 {
 		for i, v := range p.y {
 			p.c[i*p.ldc] = v
 		}
+	}
+}
+
+func getGemmBuf() *gemmBuf {
+	select {
+	case buf := <-gemmFree:
+		return buf
+	default:
+		return &gemmBuf{scratch: alignedFloats(512)}
+	}
+}
+
+func putGemmBuf(buf *gemmBuf) {
+	select {
+	case gemmFree <- buf:
+	default:
 	}
 }
 
@@ -338,12 +377,18 @@ func (t *gemmTask) run() {
 		_, _, _ = p.x[p.k-1], p.m[lo+(p.k-1)*p.ldm+hi-lo-1], p.y[hi-1]
 		gemvN512(p.k, hi-lo, &p.x[0], &p.m[lo], p.ldm, &p.y[lo], p.alpha, p.beta, flags)
 		return
-	case gemmGemvT:
-		_, _, _ = p.x[p.k-1], p.m[(hi-1)*p.ldm+p.k-1], p.y[hi-1]
-		gemvT512(hi-lo, p.k, &p.x[0], &p.m[lo*p.ldm], p.ldm, &p.y[lo], p.alpha, p.beta, flags)
+	case gemmDot:
+		for jb := lo; jb < hi; jb += gemmDotBlock {
+			nb := min(gemmDotBlock, hi-jb)
+			for i0 := 0; i0 < p.rows; i0 += 4 {
+				mi := min(4, p.rows-i0)
+				_, _, _ = p.x[(i0+mi-1)*p.ldx+p.k-1], p.m[(jb+nb-1)*p.ldm+p.k-1], p.y[(i0+mi-1)*p.ldy+jb+nb-1]
+				gemmDotT512(nb, p.k, &p.x[i0*p.ldx], p.ldx, mi, &p.m[jb*p.ldm], p.ldm, &p.y[i0*p.ldy+jb], p.ldy, p.alpha, p.beta, flags)
+			}
+		}
 		return
 	}
-	buf := gemmBufs.Get().(*gemmBuf)
+	buf := getGemmBuf()
 	if p.packX {
 		buf.x = grow(buf.x, e.mc*e.kc)
 	}
@@ -355,7 +400,7 @@ func (t *gemmTask) run() {
 	} else {
 		e.block(p, lo, hi, 0, p.lanes, buf)
 	}
-	gemmBufs.Put(buf)
+	putGemmBuf(buf)
 }
 
 // block computes rows [r0, r1) and lanes [l0, l1) of a gemmBlocked problem.

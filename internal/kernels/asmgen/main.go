@@ -125,6 +125,34 @@ func (g *gen) kernelPrologue() {
 	g.i("MOVQ k+0(FP), AX")
 }
 
+// prefetchC emits prefetches of the first, middle and last byte of each
+// row of the C tile, so that its cache misses overlap the k loop. R13 must
+// hold nr; it clobbers AX, BX, CX, DX, SI, DI.
+func (g *gen) prefetchC(prefix string) {
+	g.i("MOVQ c+48(FP), SI")
+	g.i("MOVQ ldc+56(FP), DX")
+	g.i("SHLQ $2, DX")
+	g.i("MOVQ mr+64(FP), CX")
+	g.i("MOVQ R13, AX")
+	g.i("MOVQ flags+88(FP), DI")
+	g.i("TESTQ $%d, DI", flagTrans)
+	g.i("JZ %s_pfrows", prefix)
+	g.i("XCHGQ AX, CX")
+	g.l(prefix + "_pfrows")
+	g.comment("CX rows of AX floats: AX = offset of the last byte, BX of the middle")
+	g.i("SHLQ $2, AX")
+	g.i("DECQ AX")
+	g.i("MOVQ AX, BX")
+	g.i("SHRQ $1, BX")
+	g.l(prefix + "_pf")
+	g.i("PREFETCHT0 (SI)")
+	g.i("PREFETCHT0 (SI)(BX*1)")
+	g.i("PREFETCHT0 (SI)(AX*1)")
+	g.i("ADDQ DX, SI")
+	g.i("DECQ CX")
+	g.i("JNZ %s_pf", prefix)
+}
+
 // kloop emits the k loop of one micro-kernel variant: step() is one k
 // step; the loop is unrolled four times.
 func (g *gen) kloop(prefix string, step func()) {
@@ -170,6 +198,7 @@ func (g *gen) kernel512() {
 	g.i("XORL CX, CX")
 	g.l("k512_mask1")
 	g.maskCX("K2")
+	g.prefetchC("k512")
 	g.kernelPrologue()
 	g.i("MOVQ mr+64(FP), R12")
 	g.i("CMPQ R13, $16")
@@ -208,6 +237,13 @@ func (g *gen) kernel512() {
 					for r := 0; r < mr; r++ {
 						g.i("VFMADD231PS.BCST %s, Z28, %s", rowAddr[r], z(r))
 					}
+				}
+				// Prefetch a and b eight k steps ahead: packed panels stream
+				// from L2 and strided b rows cross pages at every step.
+				g.i("PREFETCHT0 (SI)(R9*8)")
+				g.i("PREFETCHT0 (R10)(R11*8)")
+				if nv == 2 {
+					g.i("PREFETCHT0 64(R10)(R11*8)")
 				}
 				g.i("ADDQ R9, SI")
 				if mr > 9 {
@@ -619,114 +655,180 @@ func (g *gen) packTrans512() {
 	g.blank()
 }
 
-// gemvT512 emits gemvT512: y[j] = alpha*dot(m[j*ldm:j*ldm+k], x[:k]) +
-// beta*y[j] for j < n, four rows of m at a time.
-func (g *gen) gemvT512() {
-	g.comment("func gemvT512(n, k int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)")
-	g.i("TEXT ·gemvT512(SB), NOSPLIT, $0-64")
+// dotT512 emits gemmDotT512:
+//
+//	y[i*ldy+j] = alpha*sum_{p<k} x[i*ldx+p]*m[j*ldm+p] + beta*y[i*ldy+j]
+//
+// for i < mi <= 4 and j < n: dot products of up to four rows of x with
+// each row of m, four rows of m at a time, so that m is read once. It
+// serves op(A)·op(B)ᵀ with few rows, and m == 1 or n == 1 products.
+//
+// Registers: SI, DI, R14, R15 point to the rows of x, R8..R11 to four
+// rows of m, DX is the byte offset along k, R12 = k, R13 = rows of m
+// left, BX = ldm in bytes. The accumulator of (i, j) is Z(4i+j); with one
+// row of x a second set Z(16+j) doubles the independent chains.
+func (g *gen) dotT512() {
+	g.comment("func gemmDotT512(n, k int, x *float32, ldx, mi int, m *float32, ldm int, y *float32, ldy int, alpha, beta float32, flags int)")
+	g.i("TEXT ·gemmDotT512(SB), NOSPLIT, $0-88")
 	g.i("MOVQ n+0(FP), R13")
 	g.i("MOVQ k+8(FP), R12")
+	g.i("MOVQ ldx+24(FP), AX")
+	g.i("SHLQ $2, AX")
 	g.i("MOVQ x+16(FP), SI")
-	g.i("MOVQ m+24(FP), R8")
-	g.i("MOVQ ldm+32(FP), BX")
+	g.i("LEAQ (SI)(AX*1), DI")
+	g.i("LEAQ (DI)(AX*1), R14")
+	g.i("LEAQ (R14)(AX*1), R15")
+	g.i("MOVQ m+40(FP), R8")
+	g.i("MOVQ ldm+48(FP), BX")
 	g.i("SHLQ $2, BX")
-	g.i("MOVQ y+40(FP), DI")
 	g.i("MOVQ R12, CX")
 	g.i("ANDQ $15, CX")
 	g.maskCX("K1")
-	g.i("VBROADCASTSS alpha+48(FP), Z14")
-	g.i("VBROADCASTSS beta+52(FP), Z15")
-	rows := func(nrow int) {
-		p := fmt.Sprintf("gvt%d", nrow)
-		rowBase := []string{"R8", "R9", "R10", "R11"}
-		g.l(p + "_rows")
-		g.i("CMPQ R13, $%d", nrow)
-		if nrow == 4 {
-			g.i("JLT gvt1_rows")
-		} else {
-			g.i("JLT gvt_ret")
-		}
-		if nrow == 4 {
-			g.i("LEAQ (R8)(BX*1), R9")
-			g.i("LEAQ (R8)(BX*2), R10")
-			g.i("LEAQ (R9)(BX*2), R11")
-		}
-		for r := 0; r < nrow; r++ {
-			g.i("VPXORD %s, %s, %s", z(r), z(r), z(r))
-			g.i("VPXORD %s, %s, %s", z(8+r), z(8+r), z(8+r))
-		}
-		g.i("XORL DX, DX")
-		g.i("MOVQ R12, CX")
-		g.i("SHRQ $5, CX")
-		g.i("JZ %s_k16", p)
-		g.l(p + "_k32")
-		g.i("VMOVUPS (SI)(DX*1), Z4")
-		g.i("VMOVUPS 64(SI)(DX*1), Z5")
-		for r := 0; r < nrow; r++ {
-			g.i("VFMADD231PS (%s)(DX*1), Z4, %s", rowBase[r], z(r))
-			g.i("VFMADD231PS 64(%s)(DX*1), Z5, %s", rowBase[r], z(8+r))
-		}
-		g.i("ADDQ $128, DX")
-		g.i("DECQ CX")
-		g.i("JNZ %s_k32", p)
-		g.l(p + "_k16")
-		g.i("TESTQ $16, R12")
-		g.i("JZ %s_ktail", p)
-		g.i("VMOVUPS (SI)(DX*1), Z4")
-		for r := 0; r < nrow; r++ {
-			g.i("VFMADD231PS (%s)(DX*1), Z4, %s", rowBase[r], z(r))
-		}
-		g.i("ADDQ $64, DX")
-		g.l(p + "_ktail")
-		g.i("TESTQ $15, R12")
-		g.i("JZ %s_reduce", p)
-		g.i("VMOVUPS.Z (SI)(DX*1), K1, Z4")
-		for r := 0; r < nrow; r++ {
-			g.i("VMOVUPS.Z (%s)(DX*1), K1, Z5", rowBase[r])
-			g.i("VFMADD231PS Z5, Z4, %s", z(8+r))
-		}
-		g.l(p + "_reduce")
-		for r := 0; r < nrow; r++ {
-			g.i("VADDPS %s, %s, %s", z(8+r), z(r), z(r))
-			g.i("VSHUFF32X4 $0x4e, %s, %s, Z4", z(r), z(r))
-			g.i("VADDPS Z4, %s, %s", z(r), z(r))
-			g.i("VSHUFF32X4 $0xb1, %s, %s, Z4", z(r), z(r))
-			g.i("VADDPS Z4, %s, %s", z(r), z(r))
-		}
-		g.i("MOVQ flags+56(FP), AX")
-		if nrow == 4 {
-			g.i("VHADDPS X1, X0, X0")
-			g.i("VHADDPS X3, X2, X2")
-			g.i("VHADDPS X2, X0, X0")
-			g.i("VMULPS X14, X0, X0")
-			g.i("TESTQ $%d, AX", flagBetaZero)
-			g.i("JNZ %s_put", p)
-			g.i("VMOVUPS (DI), X1")
-			g.i("VFMADD231PS X15, X1, X0")
-			g.l(p + "_put")
-			g.i("VMOVUPS X0, (DI)")
-			g.i("ADDQ $16, DI")
-			g.i("LEAQ (R8)(BX*4), R8")
-			g.i("SUBQ $4, R13")
-		} else {
-			g.i("VHADDPS X0, X0, X0")
-			g.i("VHADDPS X0, X0, X0")
-			g.i("VMULSS X14, X0, X0")
-			g.i("TESTQ $%d, AX", flagBetaZero)
-			g.i("JNZ %s_put", p)
-			g.i("VMOVSS (DI), X1")
-			g.i("VFMADD231SS X15, X1, X0")
-			g.l(p + "_put")
-			g.i("VMOVSS X0, (DI)")
-			g.i("ADDQ $4, DI")
-			g.i("ADDQ BX, R8")
-			g.i("DECQ R13")
-		}
-		g.i("JMP %s_rows", p)
+	g.i("MOVQ mi+32(FP), AX")
+	for mi := 1; mi <= 4; mi++ {
+		g.i("CMPQ AX, $%d", mi)
+		g.i("JEQ dot%d_4_rows", mi)
 	}
-	rows(4)
-	rows(1)
-	g.l("gvt_ret")
+	g.i("RET") // unreachable for valid mi
+	xrow := []string{"SI", "DI", "R14", "R15"}
+	wrow := []string{"R8", "R9", "R10", "R11"}
+	acc := func(i, j int) string { return z(4*i + j) }
+	for mi := 1; mi <= 4; mi++ {
+		for _, rows := range []int{4, 1} {
+			p := fmt.Sprintf("dot%d_%d", mi, rows)
+			g.l(p + "_rows")
+			g.i("CMPQ R13, $%d", rows)
+			if rows == 4 {
+				g.i("JLT dot%d_1_rows", mi)
+				g.i("LEAQ (R8)(BX*1), R9")
+				g.i("LEAQ (R8)(BX*2), R10")
+				g.i("LEAQ (R9)(BX*2), R11")
+			} else {
+				g.i("JLT dot_ret")
+			}
+			two := mi == 1 && rows == 4
+			for i := 0; i < mi; i++ {
+				for j := 0; j < rows; j++ {
+					g.i("VPXORD %s, %s, %s", acc(i, j), acc(i, j), acc(i, j))
+					if two {
+						g.i("VPXORD %s, %s, %s", z(16+j), z(16+j), z(16+j))
+					}
+				}
+			}
+			g.i("XORL DX, DX")
+			g.i("MOVQ R12, CX")
+			if two {
+				g.i("SHRQ $5, CX")
+				g.i("JZ %s_k16", p)
+				g.l(p + "_k32")
+				g.i("VMOVUPS (SI)(DX*1), Z24")
+				g.i("VMOVUPS 64(SI)(DX*1), Z25")
+				for j := 0; j < rows; j++ {
+					g.i("VFMADD231PS (%s)(DX*1), Z24, %s", wrow[j], acc(0, j))
+					g.i("VFMADD231PS 64(%s)(DX*1), Z25, %s", wrow[j], z(16+j))
+				}
+				g.i("ADDQ $128, DX")
+				g.i("DECQ CX")
+				g.i("JNZ %s_k32", p)
+				g.l(p + "_k16")
+				g.i("TESTQ $16, R12")
+				g.i("JZ %s_ktail", p)
+			} else {
+				g.i("SHRQ $4, CX")
+				g.i("JZ %s_ktail", p)
+				g.l(p + "_k16")
+			}
+			// One step of 16 along k; masked by K1 in the tail.
+			step := func(masked bool) {
+				ld := "VMOVUPS"
+				mask := ""
+				if masked {
+					ld, mask = "VMOVUPS.Z", "K1, "
+				}
+				for i := 0; i < mi; i++ {
+					g.i("%s (%s)(DX*1), %s%s", ld, xrow[i], mask, z(24+i))
+				}
+				for j := 0; j < rows; j++ {
+					g.i("%s (%s)(DX*1), %s%s", ld, wrow[j], mask, z(28+j))
+				}
+				for i := 0; i < mi; i++ {
+					for j := 0; j < rows; j++ {
+						g.i("VFMADD231PS %s, %s, %s", z(28+j), z(24+i), acc(i, j))
+					}
+				}
+				g.i("ADDQ $64, DX")
+			}
+			step(false)
+			if !two {
+				g.i("DECQ CX")
+				g.i("JNZ %s_k16", p)
+			}
+			g.l(p + "_ktail")
+			g.i("TESTQ $15, R12")
+			g.i("JZ %s_reduce", p)
+			step(true)
+			g.l(p + "_reduce")
+			if two {
+				for j := 0; j < rows; j++ {
+					g.i("VADDPS %s, %s, %s", z(16+j), acc(0, j), acc(0, j))
+				}
+			}
+			// Sum the 16 lanes of each accumulator: first fold the four
+			// 128-bit lanes, then horizontal adds within one.
+			for i := 0; i < mi; i++ {
+				for j := 0; j < rows; j++ {
+					a := acc(i, j)
+					g.i("VSHUFF32X4 $0x4e, %s, %s, Z24", a, a)
+					g.i("VADDPS Z24, %s, %s", a, a)
+					g.i("VSHUFF32X4 $0xb1, %s, %s, Z24", a, a)
+					g.i("VADDPS Z24, %s, %s", a, a)
+				}
+				if rows == 4 {
+					g.i("VHADDPS %s, %s, %s", x(4*i+1), x(4*i), x(4*i))
+					g.i("VHADDPS %s, %s, %s", x(4*i+3), x(4*i+2), x(4*i+2))
+					g.i("VHADDPS %s, %s, %s", x(4*i+2), x(4*i), x(4*i))
+				} else {
+					g.i("VHADDPS %s, %s, %s", x(4*i), x(4*i), x(4*i))
+					g.i("VHADDPS %s, %s, %s", x(4*i), x(4*i), x(4*i))
+				}
+			}
+			// X(4i) now holds the sums of row i; X1, X2, X3 are free.
+			g.i("VBROADCASTSS alpha+72(FP), X1")
+			g.i("VBROADCASTSS beta+76(FP), X2")
+			g.i("MOVQ y+56(FP), AX")
+			g.i("MOVQ ldy+64(FP), CX")
+			g.i("SHLQ $2, CX")
+			g.i("MOVQ flags+80(FP), DX")
+			for i := 0; i < mi; i++ {
+				r := x(4 * i)
+				sfx := "PS"
+				mov := "VMOVUPS"
+				if rows == 1 {
+					sfx, mov = "SS", "VMOVSS"
+				}
+				lbl := fmt.Sprintf("%s_put%d", p, i)
+				g.i("VMUL%s X1, %s, %s", sfx, r, r)
+				g.i("TESTQ $%d, DX", flagBetaZero)
+				g.i("JNZ %s", lbl)
+				g.i("%s (AX), X3", mov)
+				g.i("VFMADD231%s X2, X3, %s", sfx, r)
+				g.l(lbl)
+				g.i("%s %s, (AX)", mov, r)
+				if i < mi-1 {
+					g.i("ADDQ CX, AX")
+				}
+			}
+			g.i("ADDQ $%d, y+56(FP)", 4*rows)
+			if rows == 4 {
+				g.i("LEAQ (R8)(BX*4), R8")
+			} else {
+				g.i("ADDQ BX, R8")
+			}
+			g.i("SUBQ $%d, R13", rows)
+			g.i("JMP %s_rows", p)
+		}
+	}
+	g.l("dot_ret")
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.blank()
@@ -845,7 +947,7 @@ func main() {
 	g.kernelAVX2()
 	g.packCopy512()
 	g.packTrans512()
-	g.gemvT512()
+	g.dotT512()
 	g.gemvN512()
 	if err := os.WriteFile(*out, g.b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
