@@ -40,6 +40,15 @@ func gemmPackCopy512(dst *float32, w int, src *float32, ld, kc, n int)
 //go:noescape
 func gemmPackTrans512(dst *float32, w int, src *float32, ld, kc, n int)
 
+// gemmPackCopyAVX2 and gemmPackTransAVX2 are the AVX2 versions of
+// gemmPackCopy512 and gemmPackTrans512, for n <= 16.
+//
+//go:noescape
+func gemmPackCopyAVX2(dst *float32, w int, src *float32, ld, kc, n int)
+
+//go:noescape
+func gemmPackTransAVX2(dst *float32, w int, src *float32, ld, kc, n int)
+
 // gemmDotT512 sets y[i*ldy+j] = alpha*sum_{p<k} x[i*ldx+p]*m[j*ldm+p] +
 // beta*y[i*ldy+j] for i < mi <= 4, j < n.
 //
@@ -62,8 +71,8 @@ var (
 	isaAVX2 = &gemmISA{
 		mr: 6, nr: 16, mc: 6 * 24, kc: 256, nc: 16 * 128,
 		kernel:    gemmKernelAVX2,
-		packCopy:  packCopyGo,
-		packTrans: packTransGo,
+		packCopy:  packCopyAVX2,
+		packTrans: packTransAVX2,
 	}
 )
 
@@ -87,20 +96,14 @@ func packTrans512(dst []float32, w int, src []float32, ld, kc, n int) {
 	gemmPackTrans512(&dst[0], w, &src[0], ld, kc, n)
 }
 
-// packCopyGo and packTransGo are the portable packing routines of the
-// AVX2 path, with the semantics of gemmPackCopy512 and gemmPackTrans512.
-func packCopyGo(dst []float32, w int, src []float32, ld, kc, n int) {
-	for p := 0; p < kc; p++ {
-		copy(dst[p*w:p*w+n], src[p*ld:p*ld+n])
-	}
+func packCopyAVX2(dst []float32, w int, src []float32, ld, kc, n int) {
+	_ = dst[(kc-1)*w+n-1]
+	_ = src[(kc-1)*ld+n-1]
+	gemmPackCopyAVX2(&dst[0], w, &src[0], ld, kc, n)
 }
 
-func packTransGo(dst []float32, w int, src []float32, ld, kc, n int) {
-	for l := 0; l < n; l++ {
-		row := src[l*ld : l*ld+kc]
-		d := dst[l:]
-		for p, v := range row {
-			d[p*w] = v
-		}
-	}
+func packTransAVX2(dst []float32, w int, src []float32, ld, kc, n int) {
+	_ = dst[(kc-1)*w+n-1]
+	_ = src[(n-1)*ld+kc-1]
+	gemmPackTransAVX2(&dst[0], w, &src[0], ld, kc, n)
 }

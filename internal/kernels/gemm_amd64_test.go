@@ -11,35 +11,60 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-func TestPackAVX512(t *testing.T) {
-	if !cpu.X86.HasAVX512F {
-		t.Skip("no AVX-512")
-	}
+func TestPack(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
-	for _, w := range []int{14, 32} {
-		for n := 1; n <= min(w, 32); n++ {
-			for _, kc := range []int{1, 5, 16, 17, 40} {
-				ld := kc + n%3
-				if n > kc {
-					ld = n + 2
+	for _, isa := range []struct {
+		name     string
+		ok       bool
+		ws       []int
+		copy, tr func(dst []float32, w int, src []float32, ld, kc, n int)
+	}{
+		{"avx512", cpu.X86.HasAVX512F, []int{14, 32}, packCopy512, packTrans512},
+		{"avx2", cpu.X86.HasAVX2, []int{6, 16}, packCopyAVX2, packTransAVX2},
+	} {
+		if !isa.ok {
+			continue
+		}
+		for _, w := range isa.ws {
+			for n := 1; n <= w; n++ {
+				for _, kc := range []int{1, 5, 8, 16, 17, 40} {
+					// Transpose-pack n rows of kc floats; the slice ends at
+					// the last element read.
+					ld := kc + n%3
+					src := newMatrix(rng, n, kc, ld, 0)
+					want := make([]float32, kc*w)
+					got := make([]float32, kc*w)
+					packTransGo(want, w, src, ld, kc, n)
+					isa.tr(got, w, src, ld, kc, n)
+					assert.Equal(t, want, got, "%s trans w=%d n=%d kc=%d", isa.name, w, n, kc)
+					// Copy-pack kc rows of n floats.
+					ld = n + kc%3
+					src = newMatrix(rng, kc, n, ld, 0)
+					clear(want)
+					clear(got)
+					packCopyGo(want, w, src, ld, kc, n)
+					isa.copy(got, w, src, ld, kc, n)
+					assert.Equal(t, want, got, "%s copy w=%d n=%d kc=%d", isa.name, w, n, kc)
 				}
-				src := newMatrix(rng, max(n, kc), ld, ld, 0)
-				want := make([]float32, kc*w)
-				got := make([]float32, kc*w)
-				src = src[:(n-1)*ld+kc]
-				packTransGo(want, w, src, ld, kc, n)
-				packTrans512(got, w, src, ld, kc, n)
-				assert.Equal(t, want, got, "trans w=%d n=%d kc=%d", w, n, kc)
-				src = src[:min(len(src), (kc-1)*ld+n)]
-				if len(src) < (kc-1)*ld+n {
-					continue
-				}
-				clear(want)
-				clear(got)
-				packCopyGo(want, w, src, ld, kc, n)
-				packCopy512(got, w, src, ld, kc, n)
-				assert.Equal(t, want, got, "copy w=%d n=%d kc=%d", w, n, kc)
 			}
+		}
+	}
+}
+
+// packCopyGo and packTransGo are the reference packing routines: the
+// semantics of gemmPackCopy512 and gemmPackTrans512.
+func packCopyGo(dst []float32, w int, src []float32, ld, kc, n int) {
+	for p := 0; p < kc; p++ {
+		copy(dst[p*w:p*w+n], src[p*ld:p*ld+n])
+	}
+}
+
+func packTransGo(dst []float32, w int, src []float32, ld, kc, n int) {
+	for l := 0; l < n; l++ {
+		row := src[l*ld : l*ld+kc]
+		d := dst[l:]
+		for p, v := range row {
+			d[p*w] = v
 		}
 	}
 }

@@ -165,8 +165,11 @@ func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	}
 	// The micro-kernel wants Y with unit lane stride. op(A)·op(B) has it
 	// unless transB; the transposed form op(B)ᵀ·op(A)ᵀ has it if transA.
-	// When neither has, transpose-pack the smaller operand.
-	trans := transB && (transA || m < n)
+	// For A·Bᵀ, both need a transpose-pack; the transposed form wins when
+	// op(A) fits in one vector panel, so that B is read once in place
+	// (otherwise both forms pack both operands, and the normal one spares
+	// the transposed stores).
+	trans := transB && (transA || m <= e.nr)
 	if !trans {
 		p.rows, p.lanes = m, n
 		p.x, p.xr, p.xp = a, lda, 1

@@ -478,38 +478,51 @@ func (g *gen) kernelAVX2() {
 		}
 	}
 	g.blank()
-	g.comment("Transposed store: spill the tile to scratch (6 rows of 16), then")
-	g.comment("c[l*ldc+r] = alpha*tile(r, l) + beta*c[l*ldc+r] one element at a time.")
+	g.comment("Transposed store: tile column l goes to row l of c, by 8x8 transposes;")
+	g.comment("the second half of the tile waits in scratch.")
 	g.l("kavx2_tstore")
 	g.i("MOVQ scratch+96(FP), DI")
-	for r := 0; r < mrAVX2; r++ {
-		g.i("VMOVUPS %s, %d(DI)", y(r), 64*r)
-		g.i("VMOVUPS %s, %d(DI)", y(6+r), 64*r+32)
-	}
-	g.i("VMOVSS alpha+80(FP), X12")
-	g.i("VMOVSS beta+84(FP), X13")
 	g.i("MOVQ nr+72(FP), R13")
-	g.l("kavx2_tcol")
-	g.i("MOVQ DI, SI")
-	g.i("MOVQ R10, R8")
-	g.i("MOVQ mr+64(FP), R12")
-	g.l("kavx2_trow")
-	g.i("VMOVSS (SI), X0")
-	g.i("VMULSS X12, X0, X0")
-	g.i("TESTQ $%d, AX", flagBetaZero)
-	g.i("JNZ kavx2_tput")
-	g.i("VMOVSS (R8), X1")
-	g.i("VFMADD231SS X13, X1, X0")
-	g.l("kavx2_tput")
-	g.i("VMOVSS X0, (R8)")
-	g.i("ADDQ $64, SI")
-	g.i("ADDQ $4, R8")
-	g.i("DECQ R12")
-	g.i("JNZ kavx2_trow")
-	g.i("ADDQ $4, DI")
-	g.i("ADDQ R11, R10")
-	g.i("DECQ R13")
-	g.i("JNZ kavx2_tcol")
+	g.i("CMPQ R13, $8")
+	g.i("JLE kavx2_tspilled")
+	for r := 0; r < mrAVX2; r++ {
+		g.i("VMOVUPS %s, %d(DI)", y(6+r), 32*r)
+	}
+	g.l("kavx2_tspilled")
+	var in, tmp [8]string
+	for i := 0; i < 8; i++ {
+		in[i] = y(i)
+		tmp[i] = y(8 + i)
+	}
+	for half := 0; half < 2; half++ {
+		if half == 1 {
+			for r := 0; r < mrAVX2; r++ {
+				g.i("VMOVUPS %d(DI), %s", 32*r, y(r))
+			}
+		}
+		g.i("VXORPS Y6, Y6, Y6")
+		g.i("VXORPS Y7, Y7, Y7")
+		col := g.transpose8(in, tmp)
+		g.comment("Y0 = mask of the mr valid rows of the tile, Y1 = alpha, Y2 = beta")
+		g.i("MOVQ R12, CX")
+		g.loadMaskAVX2(0)
+		g.i("MOVQ flags+88(FP), AX")
+		g.i("VBROADCASTSS alpha+80(FP), Y1")
+		g.i("VBROADCASTSS beta+84(FP), Y2")
+		for q := 0; q < 8; q++ {
+			g.i("VMULPS Y1, %s, %s", col[q], col[q])
+			g.i("TESTQ $%d, AX", flagBetaZero)
+			lbl := fmt.Sprintf("kavx2_tput%d_%d", half, q)
+			g.i("JNZ %s", lbl)
+			g.i("VMASKMOVPS (R10), Y0, Y3")
+			g.i("VFMADD231PS Y2, Y3, %s", col[q])
+			g.l(lbl)
+			g.i("VMASKMOVPS %s, Y0, (R10)", col[q])
+			g.i("ADDQ R11, R10")
+			g.i("DECQ R13")
+			g.i("JZ kavx2_ret")
+		}
+	}
 	g.l("kavx2_ret")
 	g.i("VZEROUPPER")
 	g.i("RET")
@@ -650,6 +663,215 @@ func (g *gen) packTrans512() {
 	g.i("ADDQ $64, DI")
 	g.i("JMP pt512_half")
 	g.l("pt512_ret")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+// storeExact stores the first n <= 8 floats of Y(reg) at off(base) with
+// plain moves of 8, 4, 2 and 1 floats, so that nothing past them is
+// written (masked stores are slow on some AMD CPUs). It clobbers Y(reg).
+func (g *gen) storeExact(reg, n int, base string, off int) {
+	if n == 8 {
+		g.i("VMOVUPS %s, %d(%s)", y(reg), off, base)
+		return
+	}
+	if n&4 != 0 {
+		g.i("VMOVUPS %s, %d(%s)", x(reg), off, base)
+		g.i("VEXTRACTF128 $1, %s, %s", y(reg), x(reg))
+		off += 16
+	}
+	if n&2 != 0 {
+		g.i("VMOVSD %s, %d(%s)", x(reg), off, base)
+		g.i("VMOVHLPS %s, %s, %s", x(reg), x(reg), x(reg))
+		off += 8
+	}
+	if n&1 != 0 {
+		g.i("VMOVSS %s, %d(%s)", x(reg), off, base)
+	}
+}
+
+// loadMaskAVX2 loads into Y(reg) the mask of the first CX lanes (CX in
+// 0..8) from gemmMaskTab. It clobbers AX and CX.
+func (g *gen) loadMaskAVX2(reg int) {
+	g.i("NEGQ CX")
+	g.i("LEAQ gemmMaskTab<>+32(SB), AX")
+	g.i("VMOVUPS (AX)(CX*4), %s", y(reg))
+}
+
+// packCopyAVX2 emits gemmPackCopyAVX2, gemmPackCopy512's AVX2 twin for
+// n <= 16: one loop per n, loading with masks and storing exactly n floats.
+func (g *gen) packCopyAVX2() {
+	g.comment("func gemmPackCopyAVX2(dst *float32, w int, src *float32, ld, kc, n int)")
+	g.i("TEXT ·gemmPackCopyAVX2(SB), NOSPLIT, $0-48")
+	g.i("MOVQ n+40(FP), R13")
+	g.i("MOVQ R13, CX")
+	g.i("CMPQ CX, $8")
+	g.i("JLE pcavx2_mask")
+	g.i("SUBQ $8, CX")
+	g.l("pcavx2_mask")
+	g.loadMaskAVX2(15)
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("MOVQ w+8(FP), DX")
+	g.i("SHLQ $2, DX")
+	g.i("MOVQ src+16(FP), SI")
+	g.i("MOVQ ld+24(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ kc+32(FP), AX")
+	for n := 1; n <= nrAVX2; n++ {
+		g.i("CMPQ R13, $%d", n)
+		g.i("JEQ pcavx2_%d", n)
+	}
+	g.i("RET") // unreachable for valid n
+	for n := 1; n <= nrAVX2; n++ {
+		p := fmt.Sprintf("pcavx2_%d", n)
+		g.l(p)
+		switch {
+		case n < 8:
+			g.i("VMASKMOVPS (SI), Y15, Y0")
+			g.storeExact(0, n, "DI", 0)
+		case n == 8:
+			g.i("VMOVUPS (SI), Y0")
+			g.i("VMOVUPS Y0, (DI)")
+		default:
+			g.i("VMOVUPS (SI), Y0")
+			g.i("VMOVUPS Y0, (DI)")
+			if n < 16 {
+				g.i("VMASKMOVPS 32(SI), Y15, Y1")
+			} else {
+				g.i("VMOVUPS 32(SI), Y1")
+			}
+			g.storeExact(1, n-8, "DI", 32)
+		}
+		g.i("ADDQ BX, SI")
+		g.i("ADDQ DX, DI")
+		g.i("DECQ AX")
+		g.i("JNZ %s", p)
+		g.i("VZEROUPPER")
+		g.i("RET")
+	}
+	g.blank()
+}
+
+// transpose8 transposes the 8x8 float32 matrix held one row per ymm
+// register in in, using tmp as scratch; it returns the register holding
+// each column (all of them registers of tmp).
+func (g *gen) transpose8(in, tmp [8]string) [8]string {
+	for h := 0; h < 2; h++ {
+		a, b, c, d := in[4*h], in[4*h+1], in[4*h+2], in[4*h+3]
+		g.i("VUNPCKLPS %s, %s, %s", b, a, tmp[4*h])
+		g.i("VUNPCKHPS %s, %s, %s", b, a, tmp[4*h+1])
+		g.i("VUNPCKLPS %s, %s, %s", d, c, tmp[4*h+2])
+		g.i("VUNPCKHPS %s, %s, %s", d, c, tmp[4*h+3])
+	}
+	// in[4h+q] gets column q (128-bit lane 0) and 4+q (lane 1) of rows 4h..4h+3.
+	for h := 0; h < 2; h++ {
+		t0, t1, t2, t3 := tmp[4*h], tmp[4*h+1], tmp[4*h+2], tmp[4*h+3]
+		g.i("VSHUFPS $0x44, %s, %s, %s", t2, t0, in[4*h])
+		g.i("VSHUFPS $0xee, %s, %s, %s", t2, t0, in[4*h+1])
+		g.i("VSHUFPS $0x44, %s, %s, %s", t3, t1, in[4*h+2])
+		g.i("VSHUFPS $0xee, %s, %s, %s", t3, t1, in[4*h+3])
+	}
+	var col [8]string
+	for q := 0; q < 4; q++ {
+		g.i("VPERM2F128 $0x20, %s, %s, %s", in[4+q], in[q], tmp[q])
+		g.i("VPERM2F128 $0x31, %s, %s, %s", in[4+q], in[q], tmp[4+q])
+		col[q], col[4+q] = tmp[q], tmp[4+q]
+	}
+	return col
+}
+
+// packTransAVX2 emits gemmPackTransAVX2, gemmPackTrans512's AVX2 twin for
+// n <= 16, by 8x8 blocks transposed in registers.
+func (g *gen) packTransAVX2() {
+	g.comment("func gemmPackTransAVX2(dst *float32, w int, src *float32, ld, kc, n int)")
+	g.i("TEXT ·gemmPackTransAVX2(SB), NOSPLIT, $0-48")
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("MOVQ w+8(FP), DX")
+	g.i("SHLQ $2, DX")
+	g.i("MOVQ DX, R10")
+	g.i("SHLQ $3, R10")
+	g.i("MOVQ src+16(FP), SI")
+	g.i("MOVQ ld+24(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ n+40(FP), R11")
+	g.l("ptavx2_half")
+	g.comment("R13 = rows of src in this half (1..8)")
+	g.i("MOVQ R11, R13")
+	g.i("CMPQ R13, $8")
+	g.i("JLE ptavx2_cnt")
+	g.i("MOVQ $8, R13")
+	g.l("ptavx2_cnt")
+	g.i("MOVQ kc+32(FP), R12")
+	g.l("ptavx2_block")
+	g.comment("R9 = columns of src in this block (1..8), Y15 = their mask")
+	g.i("MOVQ R12, CX")
+	g.i("CMPQ CX, $8")
+	g.i("JLE ptavx2_rem")
+	g.i("MOVQ $8, CX")
+	g.l("ptavx2_rem")
+	g.i("MOVQ CX, R9")
+	g.loadMaskAVX2(15)
+	g.i("MOVQ SI, R8")
+	for i := 0; i < 8; i++ {
+		if i > 0 {
+			g.i("CMPQ R13, $%d", i)
+			g.i("JLE ptavx2_zero%d", i)
+		}
+		g.i("VMASKMOVPS (R8), Y15, %s", y(i))
+		if i < 7 {
+			g.i("ADDQ BX, R8")
+		}
+	}
+	g.i("JMP ptavx2_transpose")
+	for i := 1; i < 8; i++ {
+		g.l(fmt.Sprintf("ptavx2_zero%d", i))
+		g.i("VXORPS %s, %s, %s", y(i), y(i), y(i))
+	}
+	g.l("ptavx2_transpose")
+	var in, tmp [8]string
+	for i := 0; i < 8; i++ {
+		in[i] = y(i)
+		tmp[i] = y(8 + i)
+	}
+	col := g.transpose8(in, tmp)
+	for cnt := 1; cnt <= 8; cnt++ {
+		g.i("CMPQ R13, $%d", cnt)
+		g.i("JEQ ptavx2_store%d", cnt)
+	}
+	for cnt := 1; cnt <= 8; cnt++ {
+		g.l(fmt.Sprintf("ptavx2_store%d", cnt))
+		g.i("MOVQ DI, R8")
+		for q := 0; q < 8; q++ {
+			if q > 0 {
+				g.i("CMPQ R9, $%d", q)
+				g.i("JLE ptavx2_stored")
+			}
+			var reg int
+			fmt.Sscanf(col[q], "Y%d", &reg)
+			g.storeExact(reg, cnt, "R8", 0)
+			if q < 7 {
+				g.i("ADDQ DX, R8")
+			}
+		}
+		g.i("JMP ptavx2_stored")
+	}
+	g.l("ptavx2_stored")
+	g.i("ADDQ $32, SI")
+	g.i("ADDQ R10, DI")
+	g.i("SUBQ $8, R12")
+	g.i("JGT ptavx2_block")
+	g.comment("next 8 rows of src, if any")
+	g.i("SUBQ $8, R11")
+	g.i("JLE ptavx2_ret")
+	g.i("MOVQ src+16(FP), SI")
+	g.i("MOVQ BX, AX")
+	g.i("SHLQ $3, AX")
+	g.i("ADDQ AX, SI")
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("ADDQ $32, DI")
+	g.i("JMP ptavx2_half")
+	g.l("ptavx2_ret")
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.blank()
@@ -947,6 +1169,8 @@ func main() {
 	g.kernelAVX2()
 	g.packCopy512()
 	g.packTrans512()
+	g.packCopyAVX2()
+	g.packTransAVX2()
 	g.dotT512()
 	g.gemvN512()
 	if err := os.WriteFile(*out, g.b.Bytes(), 0o644); err != nil {
