@@ -60,19 +60,31 @@ func gemmDotT512(n, k int, x *float32, ldx, mi int, m *float32, ldm int, y *floa
 //go:noescape
 func gemvN512(k, n int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)
 
+// gemmDotTAVX2 and gemvNAVX2 are the AVX2 versions of gemmDotT512 (for
+// mi <= 2) and gemvN512.
+//
+//go:noescape
+func gemmDotTAVX2(n, k int, x *float32, ldx, mi int, m *float32, ldm int, y *float32, ldy int, alpha, beta float32, flags int)
+
+//go:noescape
+func gemvNAVX2(k, n int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)
+
 var (
 	isa512 = &gemmISA{
 		mr: 14, nr: 32, mc: 14 * 24, kc: 192, nc: 32 * 32,
 		kernel:    gemmKernel512,
 		packCopy:  packCopy512,
 		packTrans: packTrans512,
-		vector:    true,
+		dot:       gemmDotT512, dotRows: 4, dotCost: 77,
+		gemvN: gemvN512,
 	}
 	isaAVX2 = &gemmISA{
 		mr: 6, nr: 16, mc: 6 * 24, kc: 256, nc: 16 * 128,
 		kernel:    gemmKernelAVX2,
 		packCopy:  packCopyAVX2,
 		packTrans: packTransAVX2,
+		dot:       gemmDotTAVX2, dotRows: 2, dotCost: 40,
+		gemvN: gemvNAVX2,
 	}
 )
 

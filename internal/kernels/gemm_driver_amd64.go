@@ -3,8 +3,10 @@
 package kernels
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -16,7 +18,12 @@ type gemmISA struct {
 	kernel     func(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32)
 	packCopy   func(dst []float32, w int, src []float32, ld, kc, n int)
 	packTrans  func(dst []float32, w int, src []float32, ld, kc, n int)
-	vector     bool // gemvN512 and gemmDotT512 are usable
+	// dot and gemvN are the matrix-vector kernels, with the semantics of
+	// gemmDotT512 (for mi <= dotRows) and gemvN512.
+	dot     func(n, k int, x *float32, ldx, mi int, m *float32, ldm int, y *float32, ldy int, alpha, beta float32, flags int)
+	dotRows int
+	dotCost int // see dotBeatsTiles
+	gemvN   func(k, n int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)
 }
 
 // Tuning constants, measured on a 2-core AMD Zen 5 (see gemm_test.go's
@@ -28,8 +35,11 @@ const (
 	// matrix-vector product is split over goroutines.
 	gemvParallelElems = 1 << 17
 	// gemmDotBlock rows of B (dot products) stay in L2 while every group
-	// of four rows of A passes over them.
+	// of rows of A passes over them.
 	gemmDotBlock = 64
+	// gemmSpin is how long an idle worker polls for the next task before
+	// it parks.
+	gemmSpin = 200 * time.Microsecond
 	// gemmPackYRows: the vector operand is read in place, without packing,
 	// when a goroutine has at most this many rows of X.
 	gemmPackYRows = 64
@@ -111,6 +121,8 @@ var (
 	gemmQueue       = make(chan *gemmTask, 64)
 	gemmWorkersMu   sync.Mutex
 	gemmWorkerCount atomic.Int64
+	gemmSpinning    atomic.Int32 // workers polling gemmQueue
+
 )
 
 // alignedFloats returns n zero floats starting on a 64-byte boundary.
@@ -146,10 +158,36 @@ func startGemmWorkers(n int) {
 
 func gemmWorker() {
 	for t := range gemmQueue {
-		if t.claimed.CompareAndSwap(false, true) {
-			t.run()
-			t.wg.Done()
+		t.runIfUnclaimed()
+		// Stay on the CPU for a while: a layer's products come in quick
+		// succession, and waking a parked goroutine on another thread takes
+		// tens of microseconds, as long as a small product itself.
+		gemmSpinning.Add(1)
+		deadline := time.Now().Add(gemmSpin)
+		for spins := 0; ; spins++ {
+			select {
+			case t := <-gemmQueue:
+				gemmSpinning.Add(-1)
+				t.runIfUnclaimed()
+				gemmSpinning.Add(1)
+				deadline = time.Now().Add(gemmSpin)
+				continue
+			default:
+			}
+			if spins%64 == 0 && time.Now().After(deadline) {
+				break
+			}
+			runtime.Gosched()
 		}
+		gemmSpinning.Add(-1)
+	}
+}
+
+// runIfUnclaimed runs the task unless another goroutine has.
+func (t *gemmTask) runIfUnclaimed() {
+	if t.claimed.CompareAndSwap(false, true) {
+		t.run()
+		t.wg.Done()
 	}
 }
 
@@ -159,7 +197,7 @@ func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	defer call.release()
 	p := &call.p
 	*p = gemmProblem{k: k, c: c, ldc: ldc, alpha: alpha, beta: beta}
-	if e.vector && (m == 1 || n == 1 || (!transA && transB && dotBeatsTiles(m, k))) {
+	if m == 1 || n == 1 || (!transA && transB && e.dotBeatsTiles(m, k)) {
 		e.planVector(call, transA, transB, m, n, a, lda, b, ldb)
 		return
 	}
@@ -213,16 +251,18 @@ func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 }
 
 // dotBeatsTiles reports whether A·Bᵀ with m rows is faster as dot
-// products (gemmDotT512) than through the transposed tile form, whose
-// vectors run along m. The tiles waste the lanes past m in their last
-// vector; the dot products spend about 77/32 cycles per element of C on
-// horizontal sums besides k/32 on FMAs (fits the measurements within 10%).
-func dotBeatsTiles(m, k int) bool {
-	if m >= 32 {
+// products (e.dot) than through the transposed tile form, whose vectors
+// run along m. The tiles waste the lanes past m in their last vector; the
+// dot products spend about e.dotCost/vector-width cycles per element of C
+// on horizontal sums besides k/(2*vector-width) on FMAs (fits the
+// measurements within 10%).
+func (e *gemmISA) dotBeatsTiles(m, k int) bool {
+	if m > e.nr {
 		return false
 	}
-	lanes := (m + 15) / 16 * 16
-	return float64(k)/float64(k+77) > 0.95*float64(m)/float64(lanes)
+	vec := e.nr / 2
+	lanes := (m + vec - 1) / vec * vec
+	return float64(k)/float64(k+e.dotCost) > 0.95*float64(m)/float64(lanes)
 }
 
 // gemmThreads returns how many goroutines a problem of the given number
@@ -236,7 +276,7 @@ func gemmThreads(flops float64) int {
 }
 
 // planVector maps an Sgemm with m == 1 or n == 1, or op(A)·Bᵀ with few
-// rows, onto gemvN512 or gemmDotT512.
+// rows, onto the matrix-vector kernels.
 func (e *gemmISA) planVector(call *gemmCall, transA, transB bool, m, n int, a []float32, lda int, b []float32, ldb int) {
 	p := &call.p
 	buf := getGemmBuf()
@@ -353,6 +393,12 @@ func (e *gemmISA) parallel(call *gemmCall, t, total, unit int) {
 			default:
 			}
 		}
+		// A parked worker made runnable by the send waits on this
+		// goroutine's P until it yields; yield, so that the worker starts
+		// now and this goroutine resumes on another P.
+		if gemmSpinning.Load() < int32(t-1) {
+			runtime.Gosched()
+		}
 	}
 	tasks[0].run()
 	for i := 1; i < t; i++ {
@@ -378,15 +424,15 @@ func (t *gemmTask) run() {
 	switch p.kind {
 	case gemmGemvN:
 		_, _, _ = p.x[p.k-1], p.m[lo+(p.k-1)*p.ldm+hi-lo-1], p.y[hi-1]
-		gemvN512(p.k, hi-lo, &p.x[0], &p.m[lo], p.ldm, &p.y[lo], p.alpha, p.beta, flags)
+		e.gemvN(p.k, hi-lo, &p.x[0], &p.m[lo], p.ldm, &p.y[lo], p.alpha, p.beta, flags)
 		return
 	case gemmDot:
 		for jb := lo; jb < hi; jb += gemmDotBlock {
 			nb := min(gemmDotBlock, hi-jb)
-			for i0 := 0; i0 < p.rows; i0 += 4 {
-				mi := min(4, p.rows-i0)
+			for i0 := 0; i0 < p.rows; i0 += e.dotRows {
+				mi := min(e.dotRows, p.rows-i0)
 				_, _, _ = p.x[(i0+mi-1)*p.ldx+p.k-1], p.m[(jb+nb-1)*p.ldm+p.k-1], p.y[(i0+mi-1)*p.ldy+jb+nb-1]
-				gemmDotT512(nb, p.k, &p.x[i0*p.ldx], p.ldx, mi, &p.m[jb*p.ldm], p.ldm, &p.y[i0*p.ldy+jb], p.ldy, p.alpha, p.beta, flags)
+				e.dot(nb, p.k, &p.x[i0*p.ldx], p.ldx, mi, &p.m[jb*p.ldm], p.ldm, &p.y[i0*p.ldy+jb], p.ldy, p.alpha, p.beta, flags)
 			}
 		}
 		return

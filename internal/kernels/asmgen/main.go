@@ -1148,6 +1148,259 @@ func (g *gen) gemvN512() {
 	g.blank()
 }
 
+// dotTAVX2 emits gemmDotTAVX2, gemmDotT512's AVX2 twin for mi <= 2.
+// The accumulator of (i, j) is Y(4i+j); with one row of x a second set
+// Y(4+j) doubles the independent chains. Y14 masks the k tail.
+func (g *gen) dotTAVX2() {
+	g.comment("func gemmDotTAVX2(n, k int, x *float32, ldx, mi int, m *float32, ldm int, y *float32, ldy int, alpha, beta float32, flags int)")
+	g.i("TEXT ·gemmDotTAVX2(SB), NOSPLIT, $0-88")
+	g.i("MOVQ n+0(FP), R13")
+	g.i("MOVQ k+8(FP), R12")
+	g.i("MOVQ R12, CX")
+	g.i("ANDQ $7, CX")
+	g.loadMaskAVX2(14)
+	g.i("MOVQ ldx+24(FP), AX")
+	g.i("SHLQ $2, AX")
+	g.i("MOVQ x+16(FP), SI")
+	g.i("LEAQ (SI)(AX*1), DI")
+	g.i("MOVQ m+40(FP), R8")
+	g.i("MOVQ ldm+48(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ mi+32(FP), AX")
+	g.i("CMPQ AX, $1")
+	g.i("JEQ dotavx2_1_4_rows")
+	g.i("JMP dotavx2_2_4_rows")
+	xrow := []string{"SI", "DI"}
+	wrow := []string{"R8", "R9", "R10", "R11"}
+	acc := func(i, j int) string { return y(4*i + j) }
+	for mi := 1; mi <= 2; mi++ {
+		for _, rows := range []int{4, 1} {
+			p := fmt.Sprintf("dotavx2_%d_%d", mi, rows)
+			g.l(p + "_rows")
+			g.i("CMPQ R13, $%d", rows)
+			if rows == 4 {
+				g.i("JLT dotavx2_%d_1_rows", mi)
+				g.i("LEAQ (R8)(BX*1), R9")
+				g.i("LEAQ (R8)(BX*2), R10")
+				g.i("LEAQ (R9)(BX*2), R11")
+			} else {
+				g.i("JLT dotavx2_ret")
+			}
+			two := mi == 1 && rows == 4
+			for i := 0; i < mi; i++ {
+				for j := 0; j < rows; j++ {
+					g.i("VXORPS %s, %s, %s", acc(i, j), acc(i, j), acc(i, j))
+					if two {
+						g.i("VXORPS %s, %s, %s", y(4+j), y(4+j), y(4+j))
+					}
+				}
+			}
+			g.i("XORL DX, DX")
+			g.i("MOVQ R12, CX")
+			if two {
+				g.i("SHRQ $4, CX")
+				g.i("JZ %s_k8", p)
+				g.l(p + "_k16")
+				g.i("VMOVUPS (SI)(DX*1), Y8")
+				g.i("VMOVUPS 32(SI)(DX*1), Y9")
+				for j := 0; j < rows; j++ {
+					g.i("VFMADD231PS (%s)(DX*1), Y8, %s", wrow[j], acc(0, j))
+					g.i("VFMADD231PS 32(%s)(DX*1), Y9, %s", wrow[j], y(4+j))
+				}
+				g.i("ADDQ $64, DX")
+				g.i("DECQ CX")
+				g.i("JNZ %s_k16", p)
+				g.l(p + "_k8")
+				g.i("TESTQ $8, R12")
+				g.i("JZ %s_ktail", p)
+			} else {
+				g.i("SHRQ $3, CX")
+				g.i("JZ %s_ktail", p)
+				g.l(p + "_k8")
+			}
+			step := func(masked bool) {
+				load := func(addr, dst string) {
+					if masked {
+						g.i("VMASKMOVPS %s, Y14, %s", addr, dst)
+					} else {
+						g.i("VMOVUPS %s, %s", addr, dst)
+					}
+				}
+				for i := 0; i < mi; i++ {
+					load(fmt.Sprintf("(%s)(DX*1)", xrow[i]), y(8+i))
+				}
+				for j := 0; j < rows; j++ {
+					load(fmt.Sprintf("(%s)(DX*1)", wrow[j]), y(10+j))
+				}
+				for i := 0; i < mi; i++ {
+					for j := 0; j < rows; j++ {
+						g.i("VFMADD231PS %s, %s, %s", y(10+j), y(8+i), acc(i, j))
+					}
+				}
+				g.i("ADDQ $32, DX")
+			}
+			step(false)
+			if !two {
+				g.i("DECQ CX")
+				g.i("JNZ %s_k8", p)
+			}
+			g.l(p + "_ktail")
+			g.i("TESTQ $7, R12")
+			g.i("JZ %s_reduce", p)
+			step(true)
+			g.l(p + "_reduce")
+			if two {
+				for j := 0; j < rows; j++ {
+					g.i("VADDPS %s, %s, %s", y(4+j), acc(0, j), acc(0, j))
+				}
+			}
+			for i := 0; i < mi; i++ {
+				for j := 0; j < rows; j++ {
+					a := 4*i + j
+					g.i("VEXTRACTF128 $1, %s, X15", y(a))
+					g.i("VADDPS X15, %s, %s", x(a), x(a))
+				}
+				if rows == 4 {
+					g.i("VHADDPS %s, %s, %s", x(4*i+1), x(4*i), x(4*i))
+					g.i("VHADDPS %s, %s, %s", x(4*i+3), x(4*i+2), x(4*i+2))
+					g.i("VHADDPS %s, %s, %s", x(4*i+2), x(4*i), x(4*i))
+				} else {
+					g.i("VHADDPS %s, %s, %s", x(4*i), x(4*i), x(4*i))
+					g.i("VHADDPS %s, %s, %s", x(4*i), x(4*i), x(4*i))
+				}
+			}
+			g.i("VBROADCASTSS alpha+72(FP), X1")
+			g.i("VBROADCASTSS beta+76(FP), X2")
+			g.i("MOVQ y+56(FP), AX")
+			g.i("MOVQ ldy+64(FP), CX")
+			g.i("SHLQ $2, CX")
+			g.i("MOVQ flags+80(FP), DX")
+			for i := 0; i < mi; i++ {
+				r := x(4 * i)
+				sfx, mov := "PS", "VMOVUPS"
+				if rows == 1 {
+					sfx, mov = "SS", "VMOVSS"
+				}
+				lbl := fmt.Sprintf("%s_put%d", p, i)
+				g.i("VMUL%s X1, %s, %s", sfx, r, r)
+				g.i("TESTQ $%d, DX", flagBetaZero)
+				g.i("JNZ %s", lbl)
+				g.i("%s (AX), X3", mov)
+				g.i("VFMADD231%s X2, X3, %s", sfx, r)
+				g.l(lbl)
+				g.i("%s %s, (AX)", mov, r)
+				if i < mi-1 {
+					g.i("ADDQ CX, AX")
+				}
+			}
+			g.i("ADDQ $%d, y+56(FP)", 4*rows)
+			if rows == 4 {
+				g.i("LEAQ (R8)(BX*4), R8")
+			} else {
+				g.i("ADDQ BX, R8")
+			}
+			g.i("SUBQ $%d, R13", rows)
+			g.i("JMP %s_rows", p)
+		}
+	}
+	g.l("dotavx2_ret")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
+// gemvNAVX2 emits gemvNAVX2, gemvN512's AVX2 twin: strips of 64 columns
+// in eight accumulators, Y9 masking the last vector of a strip.
+func (g *gen) gemvNAVX2() {
+	g.comment("func gemvNAVX2(k, n int, x, m *float32, ldm int, y *float32, alpha, beta float32, flags int)")
+	g.i("TEXT ·gemvNAVX2(SB), NOSPLIT, $0-64")
+	g.i("MOVQ k+0(FP), R12")
+	g.i("MOVQ n+8(FP), R13")
+	g.i("MOVQ x+16(FP), SI")
+	g.i("MOVQ m+24(FP), R8")
+	g.i("MOVQ ldm+32(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ y+40(FP), DI")
+	g.i("VBROADCASTSS alpha+48(FP), Y11")
+	g.i("VBROADCASTSS beta+52(FP), Y12")
+	g.l("gvnavx2_strip")
+	g.comment("DX = vectors in this strip (1..8), Y9 = valid columns of the last")
+	g.i("CMPQ R13, $64")
+	g.i("JLT gvnavx2_part")
+	g.i("MOVQ $8, DX")
+	g.i("MOVQ $8, CX")
+	g.i("JMP gvnavx2_mask")
+	g.l("gvnavx2_part")
+	g.i("LEAQ 7(R13), DX")
+	g.i("SHRQ $3, DX")
+	g.i("MOVQ DX, CX")
+	g.i("SHLQ $3, CX")
+	g.i("SUBQ $8, CX")
+	g.i("NEGQ CX")
+	g.i("ADDQ R13, CX")
+	g.l("gvnavx2_mask")
+	g.loadMaskAVX2(9)
+	g.i("MOVQ flags+56(FP), AX")
+	for v := 1; v <= 8; v++ {
+		g.i("CMPQ DX, $%d", v)
+		g.i("JEQ gvnavx2_%d", v)
+	}
+	for v := 1; v <= 8; v++ {
+		p := fmt.Sprintf("gvnavx2_%d", v)
+		g.l(p)
+		for j := 0; j < v; j++ {
+			g.i("VXORPS %s, %s, %s", y(j), y(j), y(j))
+		}
+		g.i("MOVQ R8, R9")
+		g.i("MOVQ SI, R10")
+		g.i("MOVQ R12, CX")
+		g.l(p + "_loop")
+		g.i("VBROADCASTSS (R10), Y8")
+		for j := 0; j < v-1; j++ {
+			g.i("VFMADD231PS %d(R9), Y8, %s", 32*j, y(j))
+		}
+		g.i("VMASKMOVPS %d(R9), Y9, Y10", 32*(v-1))
+		g.i("VFMADD231PS Y10, Y8, %s", y(v-1))
+		g.i("ADDQ BX, R9")
+		g.i("ADDQ $4, R10")
+		g.i("DECQ CX")
+		g.i("JNZ %s_loop", p)
+		g.i("TESTQ $%d, AX", flagBetaZero)
+		g.i("JNZ %s_store0", p)
+		for _, beta := range []bool{true, false} {
+			if !beta {
+				g.l(p + "_store0")
+			}
+			for j := 0; j < v; j++ {
+				g.i("VMULPS Y11, %s, %s", y(j), y(j))
+				last := j == v-1
+				if beta {
+					if last {
+						g.i("VMASKMOVPS %d(DI), Y9, Y10", 32*j)
+					} else {
+						g.i("VMOVUPS %d(DI), Y10", 32*j)
+					}
+					g.i("VFMADD231PS Y12, Y10, %s", y(j))
+				}
+				if last {
+					g.i("VMASKMOVPS %s, Y9, %d(DI)", y(j), 32*j)
+				} else {
+					g.i("VMOVUPS %s, %d(DI)", y(j), 32*j)
+				}
+			}
+			g.i("JMP gvnavx2_next")
+		}
+	}
+	g.l("gvnavx2_next")
+	g.i("ADDQ $256, R8")
+	g.i("ADDQ $256, DI")
+	g.i("SUBQ $64, R13")
+	g.i("JG gvnavx2_strip")
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.blank()
+}
+
 func main() {
 	out := flag.String("out", "gemm_amd64.s", "output file")
 	flag.Parse()
@@ -1173,6 +1426,8 @@ func main() {
 	g.packTransAVX2()
 	g.dotT512()
 	g.gemvN512()
+	g.dotTAVX2()
+	g.gemvNAVX2()
 	if err := os.WriteFile(*out, g.b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
