@@ -55,9 +55,17 @@ func newMatrix(rng *rand.Rand, rows, cols, ld int, gap float32) []float32 {
 	return s
 }
 
-// check runs the case through Sgemm and compares with a float64 reference.
-func (tc gemmCase) check(t *testing.T, rng *rand.Rand) {
-	t.Helper()
+// gemmRef is a case's operands with the float64 reference result.
+type gemmRef struct {
+	a, b, c0      []float32
+	lda, ldb, ldc int
+	want, mag     []float64 // expected C and the magnitude of its terms
+}
+
+// ref draws the case's operands and computes the reference. NaNs between
+// the rows of A and B would poison the result if read; with beta == 0, C
+// starts as NaNs, which must not be read either.
+func (tc gemmCase) ref(rng *rand.Rand) *gemmRef {
 	rowsA, colsA := tc.m, tc.k
 	if tc.transA {
 		rowsA, colsA = tc.k, tc.m
@@ -66,61 +74,101 @@ func (tc gemmCase) check(t *testing.T, rng *rand.Rand) {
 	if tc.transB {
 		rowsB, colsB = tc.n, tc.k
 	}
-	lda, ldb, ldc := max(1, colsA+tc.pad), max(1, colsB+tc.pad), max(1, tc.n+tc.pad)
+	r := &gemmRef{lda: max(1, colsA+tc.pad), ldb: max(1, colsB+tc.pad), ldc: max(1, tc.n+tc.pad)}
 	nan := float32(math.NaN())
-	// NaNs between the rows of A and B would poison the result if read.
-	a := newMatrix(rng, rowsA, colsA, lda, nan)
-	b := newMatrix(rng, rowsB, colsB, ldb, nan)
-	c := newMatrix(rng, tc.m, tc.n, ldc, sentinel)
-	if tc.beta == 0 {
+	r.a = newMatrix(rng, rowsA, colsA, r.lda, nan)
+	r.b = newMatrix(rng, rowsB, colsB, r.ldb, nan)
+	r.c0 = newMatrix(rng, tc.m, tc.n, r.ldc, sentinel)
+	// op(A) and op(B)ᵀ as dense float64 rows of length k.
+	opA := make([]float64, tc.m*tc.k)
+	opBT := make([]float64, tc.n*tc.k)
+	for p := 0; p < tc.k; p++ {
 		for i := 0; i < tc.m; i++ {
-			for j := 0; j < tc.n; j++ {
-				c[i*ldc+j] = nan
+			if tc.transA {
+				opA[i*tc.k+p] = float64(r.a[p*r.lda+i])
+			} else {
+				opA[i*tc.k+p] = float64(r.a[i*r.lda+p])
+			}
+		}
+		for j := 0; j < tc.n; j++ {
+			if tc.transB {
+				opBT[j*tc.k+p] = float64(r.b[j*r.ldb+p])
+			} else {
+				opBT[j*tc.k+p] = float64(r.b[p*r.ldb+j])
 			}
 		}
 	}
-	c0 := append([]float32(nil), c...)
-	opA := func(i, p int) float64 {
-		if tc.transA {
-			return float64(a[p*lda+i])
+	r.want = make([]float64, tc.m*tc.n)
+	r.mag = make([]float64, tc.m*tc.n)
+	for i := 0; i < tc.m; i++ {
+		ai := opA[i*tc.k : (i+1)*tc.k]
+		for j := 0; j < tc.n; j++ {
+			bj := opBT[j*tc.k : (j+1)*tc.k]
+			var sum, mag float64
+			for p, v := range ai {
+				v *= bj[p]
+				sum += v
+				mag += math.Abs(v)
+			}
+			c := &r.c0[i*r.ldc+j]
+			want := float64(tc.alpha) * sum
+			mag *= math.Abs(float64(tc.alpha))
+			if tc.beta == 0 {
+				*c = nan
+			} else {
+				want += float64(tc.beta) * float64(*c)
+				mag += math.Abs(float64(tc.beta) * float64(*c))
+			}
+			r.want[i*tc.n+j], r.mag[i*tc.n+j] = want, mag
 		}
-		return float64(a[i*lda+p])
 	}
-	opB := func(p, j int) float64 {
-		if tc.transB {
-			return float64(b[j*ldb+p])
-		}
-		return float64(b[p*ldb+j])
-	}
-	Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+	return r
+}
+
+// verify runs the case through Sgemm as currently configured and compares
+// with the reference.
+func (tc gemmCase) verify(t *testing.T, r *gemmRef, config string) {
+	t.Helper()
+	c := append([]float32(nil), r.c0...)
+	Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, r.a, r.lda, r.b, r.ldb, tc.beta, c, r.ldc)
 	const eps = 1.0 / (1 << 23)
 	bad := 0
 	for i := 0; i < tc.m; i++ {
 		for j := 0; j < tc.n; j++ {
-			var sum, mag float64
-			for p := 0; p < tc.k; p++ {
-				v := opA(i, p) * opB(p, j)
-				sum += v
-				mag += math.Abs(v)
-			}
-			want := float64(tc.alpha) * sum
-			mag *= math.Abs(float64(tc.alpha))
-			if tc.beta != 0 {
-				want += float64(tc.beta) * float64(c0[i*ldc+j])
-				mag += math.Abs(float64(tc.beta) * float64(c0[i*ldc+j]))
-			}
-			got := float64(c[i*ldc+j])
-			if tol := 2 * float64(tc.k+4) * eps * mag; math.IsNaN(got) || math.Abs(got-want) > tol+1e-30 {
+			got, want := float64(c[i*r.ldc+j]), r.want[i*tc.n+j]
+			if tol := 2 * float64(tc.k+4) * eps * r.mag[i*tc.n+j]; math.IsNaN(got) || math.Abs(got-want) > tol+1e-30 {
 				if bad < 5 {
-					t.Errorf("%v: C[%d,%d] = %g, want %g (tolerance %g)", tc, i, j, got, want, tol)
+					t.Errorf("%v %s: C[%d,%d] = %g, want %g (tolerance %g)", tc, config, i, j, got, want, tol)
 				}
 				bad++
 			}
 		}
 	}
 	for i, v := range c {
-		if i%ldc >= tc.n && v != sentinel {
-			t.Fatalf("%v: Sgemm wrote C[%d] = %g between rows", tc, i, v)
+		if i%r.ldc >= tc.n && v != sentinel {
+			t.Fatalf("%v %s: Sgemm wrote C[%d] = %g between rows", tc, config, i, v)
+		}
+	}
+}
+
+// check compares Sgemm with the float64 reference for every
+// implementation this CPU runs, on each number of goroutines in threads
+// (none: the current setting).
+func (tc gemmCase) check(t *testing.T, rng *rand.Rand, threads ...int) {
+	t.Helper()
+	r := tc.ref(rng)
+	prev := GEMM()
+	defer func() { require.NoError(t, SetGEMM(prev)) }()
+	for _, p := range gemmPaths {
+		if !p.ok {
+			continue
+		}
+		require.NoError(t, SetGEMM(p.name))
+		if len(threads) == 0 {
+			tc.verify(t, r, p.name)
+		}
+		for _, n := range threads {
+			withThreads(n, func() { tc.verify(t, r, fmt.Sprintf("%s/threads=%d", p.name, n)) })
 		}
 	}
 }
@@ -154,35 +202,30 @@ var alphaBetas = [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, 0}, {0.75, -1}}
 
 func TestSgemmSmallSizes(t *testing.T) {
 	ks := []int{1, 2, 3, 5, 7, 13, 16, 17, 31, 32, 33, 40, 64, 97}
-	forEachGEMM(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(1, 2))
-		i := 0
-		for m := 1; m <= 40; m++ {
-			for n := 1; n <= 40; n++ {
-				for _, tr := range transposes {
-					ab := alphaBetas[i%len(alphaBetas)]
-					tc := gemmCase{tr[0], tr[1], m, n, ks[i%len(ks)], i % 3, ab[0], ab[1]}
-					tc.check(t, rng)
-					i++
-				}
+	rng := rand.New(rand.NewPCG(1, 2))
+	i := 0
+	for m := 1; m <= 40; m++ {
+		for n := 1; n <= 40; n++ {
+			for _, tr := range transposes {
+				ab := alphaBetas[i%len(alphaBetas)]
+				gemmCase{tr[0], tr[1], m, n, ks[i%len(ks)], i % 3, ab[0], ab[1]}.check(t, rng)
+				i++
 			}
 		}
-	})
+	}
 }
 
 func TestSgemmDepths(t *testing.T) {
-	forEachGEMM(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(3, 4))
-		for k := 0; k <= 41; k++ {
-			for _, mn := range [][2]int{{1, 1}, {1, 37}, {29, 1}, {15, 33}, {14, 32}, {6, 16}, {37, 70}} {
-				for _, tr := range transposes {
-					for _, ab := range alphaBetas {
-						gemmCase{tr[0], tr[1], mn[0], mn[1], k, 1, ab[0], ab[1]}.check(t, rng)
-					}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for k := 0; k <= 41; k++ {
+		for _, mn := range [][2]int{{1, 1}, {1, 37}, {29, 1}, {15, 33}, {14, 32}, {6, 16}, {37, 70}} {
+			for _, tr := range transposes {
+				for _, ab := range alphaBetas {
+					gemmCase{tr[0], tr[1], mn[0], mn[1], k, 1, ab[0], ab[1]}.check(t, rng)
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestSgemmBlockBoundaries uses sizes that cross the register tiles and
@@ -194,19 +237,13 @@ func TestSgemmBlockBoundaries(t *testing.T) {
 		{131, 257, 97}, {1, 3001, 300}, {2999, 1, 130}, {1, 700, 1000},
 		{500, 3, 64}, {3, 500, 64}, {197, 197, 64}, {32, 257, 64}, {64, 64, 1},
 	}
-	forEachGEMM(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(5, 6))
-		for _, threads := range []int{1, 2} {
-			withThreads(threads, func() {
-				for i, s := range shapes {
-					for _, tr := range transposes {
-						ab := alphaBetas[i%len(alphaBetas)]
-						gemmCase{tr[0], tr[1], s[0], s[1], s[2], i % 2, ab[0], ab[1]}.check(t, rng)
-					}
-				}
-			})
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i, s := range shapes {
+		for _, tr := range transposes {
+			ab := alphaBetas[i%len(alphaBetas)]
+			gemmCase{tr[0], tr[1], s[0], s[1], s[2], i % 2, ab[0], ab[1]}.check(t, rng, 1, 2)
 		}
-	})
+	}
 }
 
 func TestSgemmAlphaZero(t *testing.T) {
@@ -279,8 +316,12 @@ func TestSgemmConcurrent(t *testing.T) {
 					rng := rand.New(rand.NewPCG(uint64(g), 7))
 					for i := 0; i < 4; i++ {
 						tr := transposes[(g+i)%4]
-						gemmCase{tr[0], tr[1], 70 + g*13, 150 - g*7, 160 + i, g % 2, 1, float32(i % 2)}.check(t, rng)
-						gemmCase{tr[0], tr[1], 1, 4000 + g, 40, 0, 1, 0}.check(t, rng)
+						for _, tc := range []gemmCase{
+							{tr[0], tr[1], 70 + g*13, 150 - g*7, 160 + i, g % 2, 1, float32(i % 2)},
+							{tr[0], tr[1], 1, 4000 + g, 40, 0, 1, 0},
+						} {
+							tc.verify(t, tc.ref(rng), GEMM())
+						}
 					}
 				}()
 			}
