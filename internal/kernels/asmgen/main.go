@@ -103,8 +103,6 @@ var rowAddr = [mr512]string{
 	"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(DI)(CX*1)", "(DI)(BX*4)",
 }
 
-const kernelArgs = "k+0(FP), a+8(FP), rs+16(FP), ps+24(FP), b+32(FP), bs+40(FP), c+48(FP), ldc+56(FP), mr+64(FP), nr+72(FP), alpha+80(FP), beta+84(FP), flags+88(FP), scratch+96(FP)"
-
 // kernelPrologue loads the arguments shared by both micro-kernels:
 // AX = k, SI = a, BX = row stride, CX/DX/R8 = 3/5/7 row strides,
 // DI = row 9, R9 = k stride of a, R10 = b, R11 = k stride of b (all bytes).
