@@ -31,7 +31,7 @@ type gemmISA struct {
 const (
 	// gemmParallelFlops is the least work (2*m*n*k) worth a second goroutine.
 	gemmParallelFlops = 1 << 21
-	// gemvParallelElems is the least matrix size (k*n) for which a
+	// gemvParallelElems is the least number of multiply-adds for which a
 	// matrix-vector product is split over goroutines.
 	gemvParallelElems = 1 << 17
 	// gemmDotBlock rows of B (dot products) stay in L2 while every group
@@ -122,7 +122,6 @@ var (
 	gemmWorkersMu   sync.Mutex
 	gemmWorkerCount atomic.Int64
 	gemmSpinning    atomic.Int32 // workers polling gemmQueue
-
 )
 
 // alignedFloats returns n zero floats starting on a 64-byte boundary.
@@ -291,15 +290,8 @@ func (e *gemmISA) planVector(call *gemmCall, transA, transB bool, m, n int, a []
 		if transA {
 			p.x = buf.gather(a, lda, k)
 		}
-	case m > 1 && n > 1 || m == 1:
-		// Rows of op(A) dotted with the rows of B (transB).
-		p.kind, p.lanes, p.m, p.ldm = gemmDot, n, b, ldb
-		p.rows, p.x, p.ldx, p.y = m, a, lda, p.c
-		if transA {
-			p.x, p.ldx = buf.gather(a, lda, k), k
-		}
-	default:
-		// n == 1: C column 0 = op(A) · op(B) column 0, as a row of C^T.
+	case n == 1 && m > 1:
+		// C column 0 = op(A) · op(B) column 0.
 		x := b[:k]
 		if !transB {
 			x = buf.gather(b, ldb, k)
@@ -320,13 +312,21 @@ func (e *gemmISA) planVector(call *gemmCall, transA, transB bool, m, n int, a []
 				}
 			}
 		}
+	default:
+		// The rows of op(A) dotted with the rows of B: m == 1 with transB,
+		// or A·Bᵀ with few rows.
+		p.kind, p.lanes, p.m, p.ldm = gemmDot, n, b, ldb
+		p.rows, p.x, p.ldx, p.y = m, a, lda, p.c
+		if transA {
+			p.x, p.ldx = buf.gather(a, lda, k), k
+		}
 	}
 	unit := 4
 	if p.kind == gemmGemvN {
 		unit = 16
 	}
 	t := 1
-	if k*p.lanes >= gemvParallelElems {
+	if k*p.lanes*p.rows >= gemvParallelElems {
 		t = min(Threads(), (p.lanes+unit-1)/unit)
 	}
 	e.parallel(call, t, p.lanes, unit)
