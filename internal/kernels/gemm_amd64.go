@@ -40,6 +40,12 @@ func gemmPackCopy512(dst *float32, w int, src *float32, ld, kc, n int)
 //go:noescape
 func gemmPackTrans512(dst *float32, w int, src *float32, ld, kc, n int)
 
+// gemmPackRows512 packs the first n columns of kc rows of src into panels
+// of 32 columns: dst[q*kc*32+p*32+l] = src[p*ld+q*32+l].
+//
+//go:noescape
+func gemmPackRows512(dst *float32, kc int, src *float32, ld, n int)
+
 // gemmPackCopyAVX2 and gemmPackTransAVX2 are the AVX2 versions of
 // gemmPackCopy512 and gemmPackTrans512, for n <= 16.
 //
@@ -75,6 +81,7 @@ var (
 		kernel:    gemmKernel512,
 		packCopy:  packCopy512,
 		packTrans: packTrans512,
+		packRows:  packRows512,
 		dot:       gemmDotT512, dotRows: 4, dotCost: 77,
 		gemvN: gemvN512,
 	}
@@ -106,6 +113,12 @@ func packTrans512(dst []float32, w int, src []float32, ld, kc, n int) {
 	_ = dst[(kc-1)*w+n-1]
 	_ = src[(n-1)*ld+kc-1]
 	gemmPackTrans512(&dst[0], w, &src[0], ld, kc, n)
+}
+
+func packRows512(dst []float32, kc int, src []float32, ld, n int) {
+	_ = dst[(n-1)/32*kc*32+(kc-1)*32+(n-1)%32]
+	_ = src[(kc-1)*ld+n-1]
+	gemmPackRows512(&dst[0], kc, &src[0], ld, n)
 }
 
 func packCopyAVX2(dst []float32, w int, src []float32, ld, kc, n int) {

@@ -7314,6 +7314,70 @@ pt512_ret:
 	VZEROUPPER
 	RET
 
+	// func gemmPackRows512(dst *float32, kc int, src *float32, ld, n int)
+	TEXT ·gemmPackRows512(SB), NOSPLIT, $0-40
+	// K1, K2: the valid columns of the last panel
+	MOVQ n+32(FP), R13
+	MOVQ R13, CX
+	ANDQ $31, CX
+	JNZ prows_tail
+	MOVQ $32, CX
+prows_tail:
+	MOVQ CX, R12
+	CMPQ CX, $16
+	JLE prows_mask0
+	MOVQ $16, CX
+prows_mask0:
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ R12, CX
+	SUBQ $16, CX
+	JGT prows_mask1
+	XORL CX, CX
+prows_mask1:
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	// R13 = full panels, DX = panel stride in bytes
+	SUBQ R12, R13
+	SHRQ $5, R13
+	MOVQ kc+8(FP), R12
+	MOVQ R12, DX
+	SHLQ $7, DX
+	MOVQ dst+0(FP), DI
+	MOVQ src+16(FP), SI
+	MOVQ ld+24(FP), BX
+	SHLQ $2, BX
+prows_row:
+	MOVQ SI, R8
+	MOVQ DI, R9
+	MOVQ R13, CX
+	TESTQ CX, CX
+	JZ prows_last
+prows_panel:
+	VMOVUPS (R8), Z0
+	VMOVUPS 64(R8), Z1
+	VMOVUPS Z0, (R9)
+	VMOVUPS Z1, 64(R9)
+	ADDQ $128, R8
+	ADDQ DX, R9
+	DECQ CX
+	JNZ prows_panel
+prows_last:
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS.Z 64(R8), K2, Z1
+	VMOVUPS Z0, K1, (R9)
+	VMOVUPS Z1, K2, 64(R9)
+	ADDQ BX, SI
+	ADDQ $128, DI
+	DECQ R12
+	JNZ prows_row
+	VZEROUPPER
+	RET
+
 	// func gemmPackCopyAVX2(dst *float32, w int, src *float32, ld, kc, n int)
 	TEXT ·gemmPackCopyAVX2(SB), NOSPLIT, $0-48
 	MOVQ n+40(FP), R13

@@ -51,6 +51,28 @@ func TestPack(t *testing.T) {
 	}
 }
 
+func TestPackRows512(t *testing.T) {
+	if !cpu.X86.HasAVX512F {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, n := range []int{1, 15, 16, 17, 32, 33, 64, 70, 100} {
+		for _, kc := range []int{1, 3, 20} {
+			ld := n + kc%3
+			src := newMatrix(rng, kc, n, ld, 0)
+			panels := (n + 31) / 32
+			want := make([]float32, panels*kc*32)
+			got := make([]float32, panels*kc*32)
+			for q := 0; q < panels; q++ {
+				packCopyGo(want[q*kc*32:], 32, src[q*32:], ld, kc, min(32, n-q*32))
+			}
+			// The slice ends at the last element written.
+			packRows512(got[:(panels-1)*kc*32+(kc-1)*32+(n-1)%32+1], kc, src, ld, n)
+			assert.Equal(t, want, got, "n=%d kc=%d", n, kc)
+		}
+	}
+}
+
 // packCopyGo and packTransGo are the reference packing routines: the
 // semantics of gemmPackCopy512 and gemmPackTrans512.
 func packCopyGo(dst []float32, w int, src []float32, ld, kc, n int) {

@@ -18,6 +18,9 @@ type gemmISA struct {
 	kernel     func(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32)
 	packCopy   func(dst []float32, w int, src []float32, ld, kc, n int)
 	packTrans  func(dst []float32, w int, src []float32, ld, kc, n int)
+	// packRows, if not nil, packs whole rows of a vector operand with
+	// unit lane stride into nr-lane panels (faster than packCopy per panel).
+	packRows func(dst []float32, kc int, src []float32, ld, n int)
 	// dot and gemvN are the matrix-vector kernels, with the semantics of
 	// gemmDotT512 (for mi <= dotRows) and gemvN512.
 	dot     func(n, k int, x *float32, ldx, mi int, m *float32, ldm int, y *float32, ldy int, alpha, beta float32, flags int)
@@ -470,7 +473,10 @@ func (e *gemmISA) block(p *gemmProblem, r0, r1, l0, l1 int, buf *gemmBuf) {
 			if beta == 0 {
 				flags |= flagBetaZero
 			}
-			if p.packY {
+			switch {
+			case p.packY && p.yl == 1 && e.packRows != nil:
+				e.packRows(buf.y, kc, p.y[pc*p.yp+jc:], p.yp, nc)
+			case p.packY:
 				for jr := 0; jr < nc; jr += nr {
 					src := p.y[pc*p.yp+(jc+jr)*p.yl:]
 					dst := buf.y[jr*kc:]
