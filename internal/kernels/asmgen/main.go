@@ -1,9 +1,11 @@
 // Command asmgen writes internal/kernels/gemm_amd64.s, the amd64 assembly
-// behind kernels.Sgemm: the AVX-512 and AVX2 register-tile micro-kernels,
-// the AVX-512 panel packing routines and the AVX-512 matrix-vector kernels.
+// behind kernels.Sgemm, for AVX-512F and for AVX2+FMA: the register-tile
+// micro-kernels, the panel packing routines and the matrix-vector kernels.
 //
 // Run it from internal/kernels with go generate. The Go declarations of
-// the functions it emits are in gemm_amd64.go; keep the two in step.
+// the functions it emits are in gemm_amd64.go; keep the two in step. It
+// writes Go assembler by hand rather than through avo so that the module
+// needs no generator dependency.
 package main
 
 import (
@@ -14,12 +16,13 @@ import (
 	"os"
 )
 
-// Register tile sizes. The Go side (gemm_amd64.go) relies on the same values.
+// Register tile sizes: 14 rows by 32 columns (two zmm vectors) for
+// AVX-512, 6 by 16 (two ymm vectors) for AVX2. The Go side
+// (gemm_amd64.go) relies on the same values.
 const (
-	mr512  = 14 // rows of the AVX-512 tile (one broadcast each per k step)
-	nr512  = 32 // columns of the AVX-512 tile (two zmm vectors)
-	mrAVX2 = 6  // rows of the AVX2 tile
-	nrAVX2 = 16 // columns of the AVX2 tile (two ymm vectors)
+	mr512  = 14
+	mrAVX2 = 6
+	nrAVX2 = 16
 )
 
 // Flag bits of the micro-kernels' flags argument.
@@ -28,12 +31,15 @@ const (
 	flagBetaZero = 2 // beta == 0: do not read C
 )
 
+// gen accumulates the assembly text.
 type gen struct{ b bytes.Buffer }
 
+// i emits one instruction.
 func (g *gen) i(format string, args ...any) {
 	fmt.Fprintf(&g.b, "\t"+format+"\n", args...)
 }
 
+// l emits a label.
 func (g *gen) l(name string) { fmt.Fprintf(&g.b, "%s:\n", name) }
 
 func (g *gen) comment(format string, args ...any) {
