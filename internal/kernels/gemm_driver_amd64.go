@@ -36,7 +36,7 @@ const (
 	gemmParallelFlops = 1 << 21
 	// gemvParallelElems is the least number of multiply-adds for which a
 	// matrix-vector product is split over goroutines.
-	gemvParallelElems = 1 << 17
+	gemvParallelElems = 1 << 18
 	// gemmDotBlock rows of B (dot products) stay in L2 while every group
 	// of rows of A passes over them.
 	gemmDotBlock = 64
