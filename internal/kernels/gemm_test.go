@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"runtime"
 	"sync"
 	"testing"
@@ -284,6 +286,27 @@ func TestSetGEMM(t *testing.T) {
 	assert.Equal(t, bestGemmPath().name, GEMM())
 	assert.Error(t, SetGEMM("sse9"))
 	assert.Equal(t, bestGemmPath().name, GEMM())
+}
+
+// TestGEMMEnv checks that VLM_GEMM selects the implementation at start-up,
+// by running this test binary again with it set.
+func TestGEMMEnv(t *testing.T) {
+	if want, child := os.LookupEnv("VLM_GEMM_TEST_WANT"); child {
+		assert.Equal(t, want, GEMM())
+		return
+	}
+	for _, name := range []string{"go", "avx2", "avx512", "bogus"} {
+		want := bestGemmPath().name
+		for _, p := range gemmPaths {
+			if p.name == name && p.ok {
+				want = name
+			}
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestGEMMEnv$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "VLM_GEMM="+name, "VLM_GEMM_TEST_WANT="+want)
+		out, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "VLM_GEMM=%s: %s", name, out)
+	}
 }
 
 // countingImpl is a BLAS implementation that counts its Sgemm calls.
