@@ -24,9 +24,13 @@ const (
 	flagBetaZero = 2 // beta == 0: overwrite C without reading it
 )
 
+// gemmKernel512 is the AVX-512 micro-kernel: mr <= 14, nr <= 32.
+//
 //go:noescape
 func gemmKernel512(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32)
 
+// gemmKernelAVX2 is the AVX2+FMA micro-kernel: mr <= 6, nr <= 16.
+//
 //go:noescape
 func gemmKernelAVX2(k int, a *float32, rs, ps int, b *float32, bs int, c *float32, ldc int, mr, nr int, alpha, beta float32, flags int, scratch *float32)
 
@@ -102,7 +106,8 @@ func archGemmPaths() []*gemmPath {
 	}
 }
 
-// packCopy512 and packTrans512 check the slices and call the assembly.
+// packCopy512, packTrans512, packRows512, packCopyAVX2 and packTransAVX2
+// check the slices and call the assembly.
 func packCopy512(dst []float32, w int, src []float32, ld, kc, n int) {
 	_ = dst[(kc-1)*w+n-1]
 	_ = src[(kc-1)*ld+n-1]
