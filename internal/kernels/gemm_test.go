@@ -236,8 +236,8 @@ func TestSgemmDepths(t *testing.T) {
 }
 
 // TestSgemmBlockBoundaries uses sizes that cross the register tiles and
-// the cache blocks (MC, KC, NC) of every implementation, on one and two
-// goroutines.
+// the cache blocks (MC, KC, NC) of every implementation, on one, two and
+// three goroutines.
 func TestSgemmBlockBoundaries(t *testing.T) {
 	shapes := [][3]int{
 		{337, 45, 257}, {145, 33, 300}, {20, 2081, 260}, {7, 2100, 513},
@@ -248,7 +248,7 @@ func TestSgemmBlockBoundaries(t *testing.T) {
 	for i, s := range shapes {
 		for _, tr := range transposes {
 			ab := alphaBetas[i%len(alphaBetas)]
-			gemmCase{tr[0], tr[1], s[0], s[1], s[2], i % 2, ab[0], ab[1]}.check(t, rng, 1, 2)
+			gemmCase{tr[0], tr[1], s[0], s[1], s[2], i % 2, ab[0], ab[1]}.check(t, rng, 1, 2, 3)
 		}
 	}
 }
