@@ -458,10 +458,14 @@ func (t *gemmTask) run() {
 // block computes rows [r0, r1) and lanes [l0, l1) of a gemmBlocked problem.
 func (e *gemmISA) block(p *gemmProblem, r0, r1, l0, l1 int, buf *gemmBuf) {
 	mr, nr := e.mr, e.nr
+	// Split k into equal blocks of at most e.kc: every block costs a pass
+	// over C, which a short last block (k = 197 → 192 + 5) would waste.
+	kb := (p.k + e.kc - 1) / e.kc
+	kcBlock := (p.k + kb - 1) / kb
 	for jc := l0; jc < l1; jc += e.nc {
 		nc := min(e.nc, l1-jc)
-		for pc := 0; pc < p.k; pc += e.kc {
-			kc := min(e.kc, p.k-pc)
+		for pc := 0; pc < p.k; pc += kcBlock {
+			kc := min(kcBlock, p.k-pc)
 			beta := p.beta
 			if pc > 0 {
 				beta = 1
