@@ -208,9 +208,9 @@ func TestFullyMaskedRows(t *testing.T) {
 	media := vlm.RandN(vlm.NewRand(10), 1, 1, 2, 3, mediaDim)
 	x := vlm.RandN(vlm.NewRand(11), 1, 1, 6, dim)
 	x2 := x.Clone()
-	for i := range dim {
-		x2.Data[0*dim+i] += 1
-		x2.Data[5*dim+i] -= 2
+	for i := range dim { // not a constant shift, which LayerNorm removes
+		x2.Data[0*dim+i] += float32(i % 3)
+		x2.Data[5*dim+i] -= float32(i%5) / 2
 	}
 	row := func(y *vlm.Tensor, i int) []float32 { return y.Data[i*dim : (i+1)*dim] }
 	run := func(mode gating.Mode, x *vlm.Tensor) *vlm.Tensor {
