@@ -77,7 +77,7 @@ func (c Config) Validate() error {
 //	media_time_embs              [MaxMedia, 1, D]   (if MaxMedia > 0)
 //	frame_embs                   [MaxFrames, D]     (if MaxFrames > 0)
 //	layers.{i}.0.*               [Attention]
-//	layers.{i}.1.{0,1,3}.*       [FeedForward]: LayerNorm, Linear D→FFMult·D, Linear back
+//	layers.{i}.1.{0,1,3}.*       feed-forward: LayerNorm, Linear D→FFMult·D, GELU, Linear back
 //	norm.weight, norm.bias
 //
 // A Model is read-only during inference, so goroutines may share one.
@@ -137,11 +137,11 @@ func (a *Attention) forward(tp *vlm.Tape, x, latents *vlm.Tensor) *vlm.Tensor {
 // eps is the LayerNorm eps of both references (PyTorch's default).
 const eps = 1e-5
 
-// NewFeedForward returns the references' FeedForward(dim, mult): keys
+// newFeedForward returns the references' FeedForward(dim, mult): keys
 // 0.weight, 0.bias (LayerNorm), 1.weight [mult·dim, dim], 3.weight
 // [dim, mult·dim], exact GELU, no biases. As an [attention.FeedForward]
 // it is pre-norm and residual; its MLP and Norm give the bare branch.
-func NewFeedForward(rng *rand.Rand, dim, mult int) *attention.FeedForward {
+func newFeedForward(rng *rand.Rand, dim, mult int) *attention.FeedForward {
 	return &attention.FeedForward{
 		MLP: &vlm.MLP{
 			FC1:   vlm.NewLinear(rng, dim, mult*dim, false),
@@ -183,7 +183,7 @@ func New(rng *rand.Rand, c Config) (*Model, error) {
 		}
 		m.Layers = append(m.Layers, &Layer{
 			Attn: &Attention{NormMedia: vlm.NewLayerNorm(c.Dim, eps), NormLatents: vlm.NewLayerNorm(c.Dim, eps), Attn: mh},
-			FF:   NewFeedForward(rng, c.Dim, c.FFMult),
+			FF:   newFeedForward(rng, c.Dim, c.FFMult),
 		})
 	}
 	return m, nil
