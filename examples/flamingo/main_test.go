@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/govlm/vlm"
+	"github.com/govlm/vlm/gating"
+	"github.com/govlm/vlm/lm"
+	"github.com/govlm/vlm/resampler"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -63,4 +68,46 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// TestIdentityAtInit: with its gates at 0 the Flamingo model's logits are
+// the frozen lm.Model's, bit for bit, and generation with cached media
+// continues prompts as the language model alone does.
+func TestIdentityAtInit(t *testing.T) {
+	c, err := newCorpus(20, 4, 5)
+	require.NoError(t, err)
+	vis, err := newVision(6)
+	require.NoError(t, err)
+	require.NoError(t, encodeAll(vis, c.train))
+	model, err := lm.New(vlm.NewRand(7), lm.Config{Vocab: c.vocab.Len(), Dim: 32, Layers: 3, Heads: 4, MaxPositions: 64})
+	require.NoError(t, err)
+	rs, err := resampler.New(vlm.NewRand(8), resampler.Config{Dim: vis.cnn.Dim(), Depth: 1, Heads: 2, HeadDim: 8, Latents: 4})
+	require.NoError(t, err)
+	gated, err := gating.NewStack(vlm.NewRand(9), gating.Config{Dim: 32, MediaDim: vis.cnn.Dim(), Heads: 2, HeadDim: 8}, 3, 1, gating.Before)
+	require.NoError(t, err)
+	f := &flamingo{vision: vis, resampler: rs, lm: model, gated: gated, image: c.image}
+
+	rng := vlm.NewRand(10)
+	eps := []episode{randomEpisode(rng, c.train, 3), randomEpisode(rng, c.train, 3)}
+	ids, _, feats := c.batch(c.train, eps)
+	got, err := f.logits(nil, ids, feats)
+	require.NoError(t, err)
+	want, err := model.Forward(nil, &lm.Input{IDs: ids})
+	require.NoError(t, err)
+	require.Equal(t, want.Shape, got.Shape)
+	for i := range want.Data {
+		require.Equal(t, math.Float32bits(want.Data[i]), math.Float32bits(got.Data[i]), "logit %d", i)
+	}
+
+	prompt := c.ids(c.train, eps[0], true)
+	out, err := f.generate(prompt, gather(c.train.feats, eps[:1]), c.chunk, 6)
+	require.NoError(t, err)
+	ref, err := model.Generate(context.Background(), &lm.Input{IDs: [][]int{prompt}}, &lm.GenerateOptions{MaxNewTokens: 6, Stop: []int{c.chunk, c.image}})
+	require.NoError(t, err)
+	wantOut := ref[0]
+	if n := len(wantOut); n > 0 && (wantOut[n-1] == c.chunk || wantOut[n-1] == c.image) {
+		wantOut = wantOut[:n-1]
+	}
+	require.NotEmpty(t, out)
+	assert.Equal(t, wantOut, out)
 }
