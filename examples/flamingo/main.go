@@ -1,7 +1,7 @@
 // Command flamingo trains a tiny Flamingo on synthetic shape scenes and
 // shows its gates opening and its few-shot prompts beating zero-shot.
 //
-//	go run ./examples/flamingo [-steps 500] [-seed 1] [-out flamingo-out]
+//	go run ./examples/flamingo [-steps 1200] [-seed 1] [-out flamingo-out]
 //
 // Everything is built in-process, in four stages:
 //
@@ -72,7 +72,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{Seed: 1, Out: "flamingo-out", VisionSteps: 300, LMSteps: 200, Steps: 600, Batch: 16,
+	return config{Seed: 1, Out: "flamingo-out", VisionSteps: 400, LMSteps: 200, Steps: 1200, Batch: 16,
 		TrainScenes: 3000, TestScenes: 300, Eval: 40, Dim: 64, LR: 5e-3, GateLRMult: 20}
 }
 
