@@ -82,29 +82,38 @@ func BenchmarkBlock(b *testing.B) {
 }
 
 func BenchmarkBlockTrainingStep(b *testing.B) {
-	// Forward, backward to every block parameter and to the text (the
-	// frozen LM below needs it), and an AdamW step; backward ≈ 2 ×
-	// forward FLOPs.
+	// Forward and backward to every block parameter and to the text (the
+	// frozen LM below needs it), backward ≈ 2 × forward FLOPs; then the
+	// same with an AdamW update.
 	blk, x, media, tt := benchBlock(b)
 	r := vlm.RandN(vlm.NewRand(4), 1, 1, benchText, benchDim)
 	opt := vlm.NewAdamW(1e-4)
-	b.ReportAllocs()
-	for b.Loop() {
-		tp := vlm.NewTape()
-		tp.Watch(x)
-		mem, err := blk.Memory(tp, media, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		y, err := blk.Forward(tp, x, mem, tt)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := tp.Backward(vlm.Sum(tp, vlm.Mul(tp, y, r))); err != nil {
-			b.Fatal(err)
-		}
-		opt.Step(blk)
-		vlm.ZeroGrad(blk)
+	for _, c := range []struct {
+		name string
+		step bool
+	}{{"backward", false}, {"adamw", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tp := vlm.NewTape()
+				tp.Watch(x)
+				mem, err := blk.Memory(tp, media, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				y, err := blk.Forward(tp, x, mem, tt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := tp.Backward(vlm.Sum(tp, vlm.Mul(tp, y, r))); err != nil {
+					b.Fatal(err)
+				}
+				if c.step {
+					opt.Step(blk)
+				}
+				vlm.ZeroGrad(blk)
+			}
+			report(b, 3*blockFLOPs(true))
+		})
 	}
-	report(b, 3*blockFLOPs(true))
 }
