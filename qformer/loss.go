@@ -139,8 +139,9 @@ func (m *Model) Loss(tp *vlm.Tape, batch Batch, o *LossOptions) (l *Losses, err 
 	}
 	query := m.forward(tp, &Input{Queries: true, Cache: cache}, pass{b: p.b, mem: mem})
 	if obj&(ITC|ITM) != 0 {
-		txt := m.forward(tp, &text, p)
-		l.SimI2T, l.SimT2I = m.similarities(tp, m.imageFeatures(tp, query.Query), m.textFeatures(tp, txt.Text))
+		txtOut := m.forward(tp, &text, p)
+		img, txt := m.imageFeatures(tp, query.Query), m.textFeatures(tp, txtOut.Text)
+		l.SimI2T, l.SimT2I = m.similarities(tp, img, txt, img.Clone(), txt.Clone())
 	}
 	if obj&ITC != 0 {
 		l.ITC = itcLoss(tp, l.SimI2T, l.SimT2I, batch.ImageIDs)
@@ -178,14 +179,16 @@ func (m *Model) textFeatures(tp *vlm.Tape, text *vlm.Tensor) *vlm.Tensor {
 }
 
 // similarities returns sim_i2t and sim_t2i [B, B] divided by temp, from
-// image features [B, Q, E] and text features [B, E], each against a
-// gradient-free copy of the other side (LAVIS concat_all_gather).
-func (m *Model) similarities(tp *vlm.Tape, img, txt *vlm.Tensor) (i2t, t2i *vlm.Tensor) {
+// image features img [B, Q, E] and text features txt [B, E], each against
+// the gathered features of the other side, imgAll [B, Q, E] and txtAll
+// [B, E], which get no gradient (LAVIS concat_all_gather runs under
+// no_grad; on one machine they are copies of img and txt).
+func (m *Model) similarities(tp *vlm.Tape, img, txt, imgAll, txtAll *vlm.Tensor) (i2t, t2i *vlm.Tensor) {
 	b, q, e := img.Shape[0], img.Shape[1], img.Shape[2]
 	flat := vlm.Reshape(tp, img, b*q, e)
-	qt := vlm.MatMul(tp, flat, txt.Clone(), false, true) // [B·Q, B]: image i, query, text j
+	qt := vlm.MatMul(tp, flat, txtAll, false, true) // [B·Q, B]: image i, query, text j
 	i2t, _ = vlm.MaxAxis(tp, vlm.Reshape(tp, qt, b, q, b), 1)
-	tq := vlm.MatMul(tp, txt, img.Clone().Reshape(b*q, e), false, true) // [B, B·Q]: text j, image i, query
+	tq := vlm.MatMul(tp, txt, imgAll.Reshape(b*q, e), false, true) // [B, B·Q]: text j, image i, query
 	t2i, _ = vlm.MaxAxis(tp, vlm.Reshape(tp, tq, b, b, q), 2)
 	temp := tp.Param(m.Temp)
 	return vlm.Div(tp, i2t, temp), vlm.Div(tp, t2i, temp)
