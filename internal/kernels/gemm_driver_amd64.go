@@ -98,8 +98,8 @@ type gemmTask struct {
 	wg      *sync.WaitGroup
 }
 
-// gemmCall holds the state of one Sgemm call; calls are pooled so that
-// steady-state calls do not allocate.
+// gemmCall holds the state of one Sgemm call; call states are reused so
+// that steady-state calls do not allocate.
 type gemmCall struct {
 	p     gemmProblem
 	tasks []gemmTask
@@ -114,12 +114,13 @@ type gemmBuf struct {
 }
 
 var (
-	gemmCalls = sync.Pool{New: func() any { return new(gemmCall) }}
-
-	// gemmFree holds idle packing buffers. Unlike a sync.Pool it keeps
-	// them across garbage collections: they are about a megabyte each and
-	// reallocating them would cost more than a small product.
-	gemmFree = make(chan *gemmBuf, 8)
+	// gemmFree holds idle packing buffers and gemmCallsFree idle call
+	// states. Unlike a sync.Pool they keep them across garbage
+	// collections: the buffers are about a megabyte each, reallocating
+	// them would cost more than a small product, and Sgemm should not
+	// allocate at all in steady state.
+	gemmFree      = make(chan *gemmBuf, 8)
+	gemmCallsFree = make(chan *gemmCall, 16)
 
 	gemmQueue       = make(chan *gemmTask, 64)
 	gemmWorkersMu   sync.Mutex
@@ -195,7 +196,12 @@ func (t *gemmTask) runIfUnclaimed() {
 
 // sgemm is Sgemm for checked arguments with m, n, k > 0 and alpha != 0.
 func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	call := gemmCalls.Get().(*gemmCall)
+	var call *gemmCall
+	select {
+	case call = <-gemmCallsFree:
+	default:
+		call = new(gemmCall)
+	}
 	defer call.release()
 	p := &call.p
 	*p = gemmProblem{k: k, c: c, ldc: ldc, alpha: alpha, beta: beta}
@@ -365,11 +371,14 @@ func (buf *gemmBuf) gather(s []float32, inc, cnt int) []float32 {
 	return buf.v
 }
 
-// release returns call to its pool, dropping its references to the
+// release returns call to gemmCallsFree, dropping its references to the
 // caller's matrices.
 func (call *gemmCall) release() {
 	call.p = gemmProblem{}
-	gemmCalls.Put(call)
+	select {
+	case gemmCallsFree <- call:
+	default:
+	}
 }
 
 // parallel runs the problem in call split into t parts of [0, total) in
