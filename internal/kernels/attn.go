@@ -146,16 +146,7 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 		}
 		return
 	}
-	var sum float32
-	for j, v := range s {
-		e := Exp32(v - mx)
-		s[j] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for j := range s {
-		s[j] *= inv
-	}
+	expNormalize(s, mx)
 }
 
 var scratchPool = sync.Pool{New: func() any { return new([]float32) }}

@@ -26,16 +26,22 @@ func Softmax(y, x []float32, rows, n int, maskRow func(r int) []float32) {
 			clear(yr)
 			continue
 		}
-		var s float32
-		for i, v := range yr {
-			e := Exp32(v - mx)
-			yr[i] = e
-			s += e
-		}
-		inv := 1 / s
-		for i := range yr {
-			yr[i] *= inv
-		}
+		expNormalize(yr, mx)
+	}
+}
+
+// expNormalize replaces the scores s, whose maximum is mx, by
+// exp(s - mx) / Σ exp(s - mx).
+func expNormalize(s []float32, mx float32) {
+	var sum float32
+	for j, v := range s {
+		e := Exp32(v - mx)
+		s[j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range s {
+		s[j] *= inv
 	}
 }
 
