@@ -48,7 +48,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		Steps: [4]int{500, 500, 500, 500}, Batch: 32, Train: 3000, Test: 300, Seed: 1, Out: "llava-out", Pictures: 12,
+		Steps: [4]int{800, 800, 800, 800}, Batch: 32, Train: 3000, Test: 300, Seed: 1, Out: "llava-out", Pictures: 12,
 		VisionBatch: 16, Size: 48, Channels: []int{8, 16, 32, 64}, Dim: 64, Layers: 2, Heads: 4, Hidden: 128,
 		LR: [4]float64{1e-2, 3e-3, 1e-2, 3e-3}, Warmup: 20, Turns: 2, Context: 40, Progress: 3, Show: 8,
 	}
