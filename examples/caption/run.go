@@ -46,7 +46,7 @@ func defaultConfig() config {
 		Steps: 800, Batch: 32, Train: 6000, Test: 400, Seed: 1, Beam: 3, FineTune: true,
 		Out: "caption-out", Pictures: 6,
 		Size: 64, Channels: []int{8, 16, 32}, Dim: 96, Dropout: 0, LR: 3e-3, Warmup: 50, AlphaC: 0.1,
-		Progress: 15, Show: 6,
+		Progress: 16, Show: 6,
 	}
 }
 
