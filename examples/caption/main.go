@@ -17,7 +17,7 @@
 // word laid over the image, and the loss curve, into -out.
 //
 //	go run ./examples/caption              about two minutes on two cores
-//	go run ./examples/caption -steps 300   a quicker, rougher run
+//	go run ./examples/caption -steps 400   a quicker, rougher run
 package main
 
 import (

@@ -43,7 +43,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		Steps: 800, Batch: 32, Train: 6000, Test: 400, Seed: 1, Beam: 3, FineTune: true,
+		Steps: 1000, Batch: 32, Train: 6000, Test: 400, Seed: 1, Beam: 3, FineTune: true,
 		Out: "caption-out", Pictures: 6,
 		Size: 64, Channels: []int{8, 16, 32}, Dim: 96, Dropout: 0, LR: 3e-3, Warmup: 50, AlphaC: 0.1,
 		Progress: 16, Show: 6,
@@ -115,17 +115,36 @@ type model struct {
 	wm  *lstmcaption.WordMap
 }
 
+// validate rejects settings the run cannot use.
+func (c config) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"steps", c.Steps}, {"batch", c.Batch}, {"train", c.Train}, {"test", c.Test}, {"beam", c.Beam}} {
+		if f.v < 1 {
+			return fmt.Errorf("-%s %d: want at least 1", f.name, f.v)
+		}
+	}
+	if c.Pictures < 0 {
+		return fmt.Errorf("-pictures %d: want 0 or more", c.Pictures)
+	}
+	return nil
+}
+
 func run(ctx context.Context, cfg config, w io.Writer) (*report, error) {
 	start := time.Now()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	gen, err := scene.NewGenerator(scene.Config{Width: cfg.Size, Height: cfg.Size, MinObjects: 1, MaxObjects: 2, Colors: cfg.Colors, Shapes: cfg.Shapes})
 	if err != nil {
 		return nil, err
 	}
 	train, test := gen.Split(cfg.Train, cfg.Test, cfg.Seed)
-	var words [][]string
 	for _, s := range slices.Concat(train, test) {
 		readingOrder(s)
 	}
+	var words [][]string
 	for _, s := range train {
 		words = append(words, s.Caption().Words)
 	}
@@ -201,7 +220,7 @@ func (m *model) train(ctx context.Context, cfg config, train []*scene.Scene, rep
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if len(order) < cfg.Batch {
+		for len(order) < cfg.Batch {
 			order = append(order, rng.Perm(len(train))...)
 		}
 		idx := order[:cfg.Batch]

@@ -67,6 +67,21 @@ func TestRunCancelled(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
+func TestRunRejectsBadSettings(t *testing.T) {
+	for _, edit := range []func(*config){
+		func(c *config) { c.Steps = 0 },
+		func(c *config) { c.Batch = -1 },
+		func(c *config) { c.Test = 0 },
+		func(c *config) { c.Beam = 0 },
+		func(c *config) { c.Pictures = -2 },
+	} {
+		cfg := tiny(t)
+		edit(&cfg)
+		_, err := run(context.Background(), cfg, &bytes.Buffer{})
+		assert.Error(t, err)
+	}
+}
+
 func TestReadingOrder(t *testing.T) {
 	for _, c := range []struct {
 		name       string
