@@ -2,6 +2,7 @@ package lstmcaption
 
 import (
 	"context"
+	"slices"
 
 	"github.com/govlm/vlm"
 )
@@ -181,7 +182,7 @@ func (d *Decoder) Beam(ctx context.Context, enc *vlm.Tensor, k int, opts DecodeO
 			break
 		}
 		h, c = vlm.Gather(nil, h2, 0, prev), vlm.Gather(nil, c2, 0, prev)
-		if !equalInts(nextImg, rowImg) {
+		if !slices.Equal(nextImg, rowImg) {
 			xr, kr = vlm.Gather(nil, x, 0, nextImg), vlm.Gather(nil, keys, 0, nextImg)
 		}
 		rowImg, words = nextImg, nextWords
@@ -234,16 +235,4 @@ func uniq(s []int) []int {
 		}
 	}
 	return out
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
