@@ -73,10 +73,10 @@ func TestCNNLearnsQuadrants(t *testing.T) {
 	rng := vlm.NewRand(7)
 	m := newClassifier(t, rng, CNNConfig{InChannels: 3, Channels: []int{8, 16}, Eps: 1e-5}, 16)
 	opt := vlm.NewAdamW(3e-3)
-	x, labels := quadrants(rng, 32, 16)
+	x, labels := quadrants(rng, 16, 16)
 	first := m.step(t, opt, x, labels)
 	var last float32
-	for range 40 {
+	for range 25 {
 		last = m.step(t, opt, x, labels)
 	}
 	assert.Less(t, last, first/4, "loss %.3f -> %.3f", first, last)

@@ -1,7 +1,8 @@
 // Package encoder turns pixels into features for vision-language models:
 // image decoding and the preprocessing pipelines of CLIP, BLIP-2 and
-// LLaVA, a small trainable CNN whose feature grid Show, Attend and Tell
-// attends over, and the convolution and pooling layers they are made of.
+// LLaVA, CLIP's vision transformer, a small trainable CNN whose feature
+// grid Show, Attend and Tell attends over, and the convolution and
+// pooling layers they are made of.
 //
 // # From bytes to pixel values
 //
@@ -19,11 +20,27 @@
 // CropRound, OpenAI's torchvision pipeline) byte for byte before
 // normalisation: RGB conversion as PIL's convert("RGB"), PIL's
 // fixed-point bicubic resize ([ResizeBicubic]), the reference crop
-// rounding, float32 normalisation. On PNG photographs the pixel values are
-// identical to the Python ones; JPEG photographs differ by at most two
-// levels in a few percent of the samples, because Go's JPEG decoder
-// rounds its inverse DCT differently from libjpeg (chroma upsampling and
-// colour conversion follow libjpeg exactly, see [ToRGB]).
+// rounding, float32 normalisation. JPEG goes through Go's decoder with
+// libjpeg's inverse DCT, chroma upsampling and colour conversion (see
+// [ToRGB]), so on the PNG and JPEG photographs of the parity test the
+// pixel values are identical to the Python ones.
+//
+// # CLIP's vision transformer
+//
+// [ViT] has transformers' CLIPVisionModelWithProjection structure and
+// keys (vision_model.embeddings..., vision_model.encoder.layers.{i}...,
+// visual_projection), built from package attention's pre-norm CLIP layers,
+// so a Hugging Face checkpoint loads with vlm.LoadWeights and OpenAI or
+// open_clip checkpoints (visual.*) with [LoadOpenAIWeights]. Presets:
+// [ViTB16Config], [ViTB32Config], [ViTL14Config], [ViTL14At336Config].
+//
+//	vit, err := encoder.NewViT(nil, encoder.ViTL14At336Config())
+//	_, err = vlm.LoadWeights(vit, "model.safetensors", &vlm.LoadOptions{Ignore: []string{"*.position_ids"}})
+//	out, err := vit.Forward(nil, pixels, nil)          // out.LastHidden [B, 577, 1024], out.Pooled [B, 1024]
+//	feats, err := vit.Features(nil, pixels, -2, true) // LLaVA-1.5: [B, 576, 1024]
+//
+// A CLIPModel checkpoint also holds the text tower: add "text_model.*",
+// "text_projection.*" and "logit_scale" to Ignore.
 //
 // # Layout
 //
@@ -49,8 +66,10 @@
 //
 // # Errors
 //
-// Entry points ([Decode], [Preprocessor] methods, [NewCNN], [CNN.Forward])
+// Entry points ([Decode], [Preprocessor] methods, [NewCNN], [CNN.Forward],
+// [NewViT], [ViT.Forward], [ViT.Features], [LoadOpenAIWeights])
 // validate their inputs and return errors wrapping vlm.ErrInput,
-// vlm.ErrShape or vlm.ErrConfig. The layers below them panic with a
-// *vlm.Error on shapes that cannot fit, which the entry points recover.
+// vlm.ErrShape, vlm.ErrConfig or, when loading, vlm.ErrCheckpoint. The
+// layers below them panic with a *vlm.Error on shapes that cannot fit,
+// which the entry points recover.
 package encoder

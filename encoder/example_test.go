@@ -96,3 +96,55 @@ func ExampleConv2d() {
 	// Output:
 	// [1 16 24 16] [1 8 12 16]
 }
+
+// Load a CLIP vision tower saved by transformers and get its outputs,
+// every hidden state, and LLaVA's features (penultimate layer, CLS
+// dropped). The checkpoint here is a tiny random one; a real one loads the
+// same way with NewViT(nil, ViTL14At336Config()).
+func ExampleViT() {
+	cfg := encoder.ViTConfig{ImageSize: 32, PatchSize: 8, Channels: 3, Dim: 32, Layers: 3, Heads: 4, Hidden: 64,
+		Act: vlm.ActQuickGELU, Eps: 1e-5, ProjectionDim: 24}
+	vit, err := encoder.NewViT(nil, cfg)
+	if err != nil {
+		panic(err)
+	}
+	report, err := vlm.LoadWeights(vit, "testdata/vit_hf.safetensors", nil)
+	if err != nil {
+		panic(err)
+	}
+	pixels := vlm.RandN(vlm.NewRand(1), 1, 2, 3, 32, 32) // [B, 3, S, S]
+	out, err := vit.Forward(nil, pixels, &encoder.ViTOptions{Hidden: true})
+	if err != nil {
+		panic(err)
+	}
+	feats, err := vit.Features(nil, pixels, -2, true)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("loaded:", len(report.Loaded), "tensors")
+	fmt.Println("last hidden:", out.LastHidden.Shape, "pooled:", out.Pooled.Shape, "embeds:", out.Embeds.Shape)
+	fmt.Println("hidden states:", len(out.Hidden), "LLaVA features:", feats.Shape)
+	// Output:
+	// loaded: 56 tensors
+	// last hidden: [2 17 32] pooled: [2 32] embeds: [2 24]
+	// hidden states: 4 LLaVA features: [2 16 32]
+}
+
+// Load the same weights from an OpenAI / open_clip checkpoint, whose
+// attention input projections are fused and whose projection is
+// transposed.
+func ExampleLoadOpenAIWeights() {
+	cfg := encoder.ViTConfig{ImageSize: 32, PatchSize: 8, Channels: 3, Dim: 32, Layers: 3, Heads: 4, Hidden: 64,
+		Act: vlm.ActQuickGELU, Eps: 1e-5, ProjectionDim: 24}
+	vit, err := encoder.NewViT(nil, cfg)
+	if err != nil {
+		panic(err)
+	}
+	report, err := encoder.LoadOpenAIWeights(vit, "testdata/vit_openai.safetensors", nil)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(report.Complete(), report.Loaded[:3])
+	// Output:
+	// true [class_embedding positional_embedding conv1.weight]
+}

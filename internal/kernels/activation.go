@@ -1,7 +1,5 @@
 package kernels
 
-import "math"
-
 const (
 	invSqrt2    = 0.70710678118654752440
 	invSqrt2Pi  = 0.39894228040143267794
@@ -10,61 +8,64 @@ const (
 	quickAlpha  = 1.702
 )
 
-// GELU sets y = 0.5·x·(1+erf(x/√2)), the exact GELU of nn.GELU().
+// GELU sets y = 0.5·x·(1+erf(x/√2)), the exact GELU of nn.GELU(),
+// computed as 0.5·x·erfc(-x/√2).
 func GELU(y, x []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
-		xf := float64(v)
-		y[i] = float32(0.5 * xf * (1 + math.Erf(xf*invSqrt2)))
+		y[i] = 0.5 * v * Erfc32(-v*invSqrt2)
 	}
 }
 
 // GELUBackward adds dy·GELU'(x) to dx.
 func GELUBackward(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
-		xf := float64(v)
-		cdf := 0.5 * (1 + math.Erf(xf*invSqrt2))
-		pdf := invSqrt2Pi * math.Exp(-0.5*xf*xf)
-		dx[i] += dy[i] * float32(cdf+xf*pdf)
+		cdf := 0.5 * Erfc32(-v*invSqrt2)
+		pdf := invSqrt2Pi * Exp32(-0.5*v*v)
+		dx[i] += dy[i] * (cdf + v*pdf)
 	}
 }
 
 // GELUTanh sets y = 0.5·x·(1+tanh(√(2/π)(x+0.044715x³))), the tanh
 // approximation (nn.GELU(approximate='tanh'), HF "gelu_new").
 func GELUTanh(y, x []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
-		xf := float64(v)
-		y[i] = float32(0.5 * xf * (1 + math.Tanh(sqrt2OverPi*(xf+geluCoeff*xf*xf*xf))))
+		y[i] = 0.5 * v * (1 + Tanh32(sqrt2OverPi*(v+geluCoeff*v*v*v)))
 	}
 }
 
 // GELUTanhBackward adds dy·d/dx GELUTanh(x) to dx.
 func GELUTanhBackward(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
-		xf := float64(v)
-		u := sqrt2OverPi * (xf + geluCoeff*xf*xf*xf)
-		t := math.Tanh(u)
-		du := sqrt2OverPi * (1 + 3*geluCoeff*xf*xf)
-		dx[i] += dy[i] * float32(0.5*(1+t)+0.5*xf*(1-t*t)*du)
+		t := Tanh32(sqrt2OverPi * (v + geluCoeff*v*v*v))
+		du := sqrt2OverPi * (1 + 3*geluCoeff*v*v)
+		dx[i] += dy[i] * (0.5*(1+t) + 0.5*v*(1-t*t)*du)
 	}
 }
 
 // QuickGELU sets y = x·σ(1.702x), OpenAI CLIP's activation.
 func QuickGELU(y, x []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
-		y[i] = v * sigmoid32(quickAlpha*v)
+		y[i] = v * Sigmoid32(quickAlpha*v)
 	}
 }
 
 // QuickGELUBackward adds dy·d/dx QuickGELU(x) to dx.
 func QuickGELUBackward(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
-		s := sigmoid32(quickAlpha * v)
+		s := Sigmoid32(quickAlpha * v)
 		dx[i] += dy[i] * (s + quickAlpha*v*s*(1-s))
 	}
 }
 
 // ReLU sets y = max(x, 0).
 func ReLU(y, x []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
 		y[i] = max(v, 0)
 	}
@@ -72,6 +73,7 @@ func ReLU(y, x []float32) {
 
 // ReLUBackward adds dy where x > 0 to dx.
 func ReLUBackward(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
 		if v > 0 {
 			dx[i] += dy[i]
@@ -81,13 +83,15 @@ func ReLUBackward(dx, dy, x []float32) {
 
 // Tanh sets y = tanh(x).
 func Tanh(y, x []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
-		y[i] = float32(math.Tanh(float64(v)))
+		y[i] = Tanh32(v)
 	}
 }
 
 // TanhBackward adds dy·(1-y²) to dx, given the forward output y.
 func TanhBackward(dx, dy, y []float32) {
+	dx, dy = dx[:len(y)], dy[:len(y)]
 	for i, v := range y {
 		dx[i] += dy[i] * (1 - v*v)
 	}
@@ -95,22 +99,16 @@ func TanhBackward(dx, dy, y []float32) {
 
 // Sigmoid sets y = 1/(1+exp(-x)).
 func Sigmoid(y, x []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
-		y[i] = sigmoid32(v)
+		y[i] = Sigmoid32(v)
 	}
 }
 
 // SigmoidBackward adds dy·y·(1-y) to dx, given the forward output y.
 func SigmoidBackward(dx, dy, y []float32) {
+	dx, dy = dx[:len(y)], dy[:len(y)]
 	for i, v := range y {
 		dx[i] += dy[i] * v * (1 - v)
 	}
-}
-
-func sigmoid32(v float32) float32 {
-	if v >= 0 {
-		return float32(1 / (1 + math.Exp(-float64(v))))
-	}
-	e := math.Exp(float64(v))
-	return float32(e / (1 + e))
 }

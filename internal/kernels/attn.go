@@ -146,35 +146,7 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 		}
 		return
 	}
-	var sum float32
-	for j, v := range s {
-		e := exp32(v - mx)
-		s[j] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for j := range s {
-		s[j] *= inv
-	}
-}
-
-// exp32 returns eˣ for the arguments of a softmax, x <= 0, with a
-// relative error below 1e-7 (Cephes expf: x = n·ln2 + r, |r| <= ln2/2,
-// a degree-7 polynomial in r, scaled by 2ⁿ); x < -87.3 gives 0. It is
-// about 1.5 times as fast as float64 math.Exp.
-func exp32(x float32) float32 {
-	if !(x >= -87.3) {
-		return 0
-	}
-	const (
-		log2e = 1.44269504088896341
-		ln2Hi = 0.693359375
-		ln2Lo = -2.12194440e-4
-	)
-	n := float32(int32(x*log2e - 0.5)) // round to nearest for x <= 0
-	r := x - n*ln2Hi - n*ln2Lo
-	p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r+5.0000001201e-1)*r*r + r) + 1
-	return math.Float32frombits(uint32(int32(n)+127)<<23) * p
+	expNormalize(s, mx)
 }
 
 var scratchPool = sync.Pool{New: func() any { return new([]float32) }}

@@ -101,7 +101,7 @@ func TestExp32(t *testing.T) {
 	for i := 0; i <= 2000000; i++ {
 		x := -87.3 * float64(i) / 2000000
 		want := math.Exp(float64(float32(x)))
-		got := float64(exp32(float32(x)))
+		got := float64(Exp32(float32(x)))
 		worst = max(worst, math.Abs(got-want)/want)
 	}
 	if worst > 2e-7 {
@@ -109,12 +109,12 @@ func TestExp32(t *testing.T) {
 	}
 	t.Logf("exp32: max relative error %.3g", worst)
 	for _, x := range []float32{-88, -1000, float32(math.Inf(-1))} {
-		if exp32(x) != 0 {
-			t.Errorf("exp32(%v) = %v, want 0", x, exp32(x))
+		if Exp32(x) != 0 {
+			t.Errorf("Exp32(%v) = %v, want 0", x, Exp32(x))
 		}
 	}
-	if exp32(0) != 1 {
-		t.Errorf("exp32(0) = %v", exp32(0))
+	if Exp32(0) != 1 {
+		t.Errorf("Exp32(0) = %v", Exp32(0))
 	}
 }
 
@@ -127,7 +127,7 @@ func BenchmarkExp(b *testing.B) {
 		var s float32
 		for b.Loop() {
 			for _, v := range x {
-				s += exp32(v)
+				s += Exp32(v)
 			}
 		}
 		_ = s

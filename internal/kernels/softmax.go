@@ -26,16 +26,22 @@ func Softmax(y, x []float32, rows, n int, maskRow func(r int) []float32) {
 			clear(yr)
 			continue
 		}
-		var s float32
-		for i, v := range yr {
-			e := float32(math.Exp(float64(v - mx)))
-			yr[i] = e
-			s += e
-		}
-		inv := 1 / s
-		for i := range yr {
-			yr[i] *= inv
-		}
+		expNormalize(yr, mx)
+	}
+}
+
+// expNormalize replaces the scores s, whose maximum is mx, by
+// exp(s - mx) / Σ exp(s - mx).
+func expNormalize(s []float32, mx float32) {
+	var sum float32
+	for j, v := range s {
+		e := Exp32(v - mx)
+		s[j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range s {
+		s[j] *= inv
 	}
 }
 
@@ -68,7 +74,7 @@ func LogSoftmax(y, x []float32, rows, n int) {
 		}
 		var s float64
 		for _, v := range xr {
-			s += math.Exp(float64(v - mx))
+			s += float64(Exp32(v - mx))
 		}
 		lse := mx + float32(math.Log(s))
 		for i, v := range xr {
@@ -90,7 +96,7 @@ func LogSoftmaxBackward(dx, dy, y []float32, rows, n int) {
 		sf := float32(s)
 		dxr := dx[r*n : (r+1)*n]
 		for i, v := range yr {
-			dxr[i] += dyr[i] - float32(math.Exp(float64(v)))*sf
+			dxr[i] += dyr[i] - Exp32(v)*sf
 		}
 	}
 }
