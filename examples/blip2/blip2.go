@@ -21,7 +21,7 @@ type config struct {
 	Steps        int // stage 1: Q-Former steps
 	Batch        int // image-text pairs per Q-Former step
 	Dim          int // Q-Former width (heads of 16)
-	Layers       int // Q-Former layers, cross-attention every 2nd
+	Layers       int // Q-Former layers, each with cross-attention
 	Queries      int
 	LR           float64
 	Out          string // directory for the pictures; "" writes none
@@ -29,9 +29,31 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		Seed: 1, Train: 6000, Gallery: 100, EncoderSteps: 250, Steps: 600, Batch: 32,
-		Dim: 64, Layers: 3, Queries: 8, LR: 3e-3, Out: "blip2-out",
+		Seed: 1, Train: 6000, Gallery: 100, EncoderSteps: 500, Steps: 700, Batch: 32,
+		Dim: 64, Layers: 3, Queries: 8, LR: 5e-3, Out: "blip2-out",
 	}
+}
+
+// validate rejects settings the run cannot use, before any training.
+func (c config) validate() error {
+	for _, f := range []struct {
+		name   string
+		v, min int
+	}{
+		{"train", c.Train, 1}, {"gallery", c.Gallery, 2}, {"encoder-steps", c.EncoderSteps, 0},
+		{"steps", c.Steps, 1}, {"batch", c.Batch, 2}, {"layers", c.Layers, 1}, {"queries", c.Queries, 1},
+	} {
+		if f.v < f.min {
+			return fmt.Errorf("-%s %d: want at least %d", f.name, f.v, f.min)
+		}
+	}
+	if c.Dim < 16 || c.Dim%16 != 0 {
+		return fmt.Errorf("-dim %d: want a positive multiple of 16", c.Dim)
+	}
+	if !(c.LR > 0) {
+		return fmt.Errorf("-lr %g: want a positive learning rate", c.LR)
+	}
+	return nil
 }
 
 // result is what a run measured on the held-out gallery.
@@ -48,7 +70,7 @@ type result struct {
 	// CaptionMatch is the fraction of gallery images whose greedy
 	// caption is one of the scene's own captions.
 	CaptionMatch float64
-	EncoderAcc   float64 // stage-0 cell accuracy at the end
+	EncoderAcc   float64 // stage-0 classifier's accuracy on the gallery's object cells
 	Samples      []sample
 	Elapsed      time.Duration
 }
@@ -64,7 +86,7 @@ type sample struct {
 
 // qformerConfig is the small Q-Former trained here: BLIP-2's layer
 // (post-norm BERT self-attention, cross-attention of the queries, query
-// and text FFNs) at width cfg.Dim, with heads of 8, FFN width cfg.Dim
+// and text FFNs) at width cfg.Dim, with heads of 16, FFN width cfg.Dim
 // and fresh weights from N(0, 0.05²) rather than BERT's. BLIP-2
 // cross-attends every 2nd of its 12 layers; with 3 layers every layer
 // does, so that the captioning decoder, which sees the image only through
@@ -72,7 +94,7 @@ type sample struct {
 // looked at the image more than once.
 func qformerConfig(cfg config, d *data) qformer.Config {
 	return qformer.Config{
-		Dim: cfg.Dim, Layers: cfg.Layers, Heads: cfg.Dim / 8, Hidden: cfg.Dim, CrossEvery: 1,
+		Dim: cfg.Dim, Layers: cfg.Layers, Heads: cfg.Dim / 16, Hidden: cfg.Dim, CrossEvery: 1,
 		VisionDim: tokenWidth, Queries: cfg.Queries,
 		Vocab: d.vocab.Len(), MaxPositions: 32, PadID: scene.PadID, DecID: d.dec,
 		EmbedDim: cfg.Dim, LMHead: true, Eps: 1e-12, InitStd: 0.05,
@@ -84,6 +106,9 @@ func qformerConfig(cfg config, d *data) qformer.Config {
 // held-out gallery and writes the pictures. Progress goes to w.
 func run(ctx context.Context, cfg config, w io.Writer) (*result, error) {
 	start := time.Now()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	res := &result{}
 	rng := vlm.NewRand(cfg.Seed)
 	d, err := newData(cfg)
@@ -92,18 +117,18 @@ func run(ctx context.Context, cfg config, w io.Writer) (*result, error) {
 	}
 	fmt.Fprintf(w, "data: %d training scenes, %d held-out scenes with distinct captions, %d words\n", len(d.train), len(d.gallery), d.vocab.Len())
 
-	enc, acc, err := pretrainEncoder(ctx, cfg, d, rng, w)
+	enc, err := pretrainEncoder(ctx, cfg, d, rng, w)
 	if err != nil {
 		return nil, err
 	}
-	res.EncoderAcc = acc
-	if d.trainFeat, err = enc.encode(d.train); err != nil {
+	if d.trainFeat, _, err = enc.encode(d.train); err != nil {
 		return nil, err
 	}
-	if d.galleryFeat, err = enc.encode(d.gallery); err != nil {
+	if d.galleryFeat, res.EncoderAcc, err = enc.encode(d.gallery); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "frozen encoder: %d image tokens of width %d per picture (%.1fs)\n", d.trainFeat.Shape[1], d.trainFeat.Shape[2], time.Since(start).Seconds())
+	fmt.Fprintf(w, "frozen encoder: %d image tokens of width %d per picture; held-out object-cell accuracy %.3f (%.1fs)\n",
+		d.trainFeat.Shape[1], d.trainFeat.Shape[2], res.EncoderAcc, time.Since(start).Seconds())
 
 	m, curves, err := train(ctx, cfg, d, rng, w)
 	if err != nil {

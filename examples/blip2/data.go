@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/encoder"
@@ -65,9 +66,16 @@ func newData(cfg config) (*data, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Split numbers the scenes of seed s from s on, two apart: seeds 1
+	// and 3 would share all but one scene. Spread the seeds out so that
+	// every -seed draws scenes of its own.
+	base := cfg.Seed << 32
 	d := &data{}
-	d.train, _ = gen.Split(cfg.Train, 0, cfg.Seed)
-	_, held := gen.Split(0, 20*cfg.Gallery, cfg.Seed)
+	d.train, _ = gen.Split(cfg.Train, 0, base)
+	_, held := gen.Split(0, 20*cfg.Gallery, base)
+	for _, s := range slices.Concat(d.train, held) {
+		readingOrder(s)
+	}
 	seen := map[string]bool{}
 	for _, s := range held {
 		if c := s.Caption().Text; !seen[c] && len(d.gallery) < cfg.Gallery {
@@ -110,6 +118,24 @@ func newData(cfg config) (*data, error) {
 	return d, nil
 }
 
+// readingOrder puts the two objects of a scene in reading order along the
+// axis on which they lie apart — left to right, or top to bottom — as
+// examples/caption does, so that the canonical caption is a function of
+// the picture: "a red circle left of a blue square", never the same
+// scene as "a blue square right of a red circle" (which stays one of its
+// paraphrases). Without it, a gallery of distinct captions may hold the
+// same scene twice under two captions, and two training scenes that show
+// the same thing count as contrastive negatives of each other.
+func readingOrder(s *scene.Scene) {
+	if len(s.Objects) != 2 {
+		return
+	}
+	dx, dy := s.Objects[1].X-s.Objects[0].X, s.Objects[1].Y-s.Objects[0].Y
+	if (math.Abs(dx) >= math.Abs(dy) && dx < 0) || (math.Abs(dy) > math.Abs(dx) && dy < 0) {
+		s.Objects[0], s.Objects[1] = s.Objects[1], s.Objects[0]
+	}
+}
+
 // draw picks a training scene, one of two objects four times in five: a
 // gallery of distinct captions holds at most 18 one-object scenes (one
 // per colour-shape) and the rest have two objects, while half of the
@@ -147,10 +173,10 @@ func cellLabels(s *scene.Scene) []int {
 // every grid cell (background or one of the colour-shape classes) on the
 // training scenes; the head is then dropped and the CNN frozen, standing
 // in for BLIP-2's frozen, pre-trained image encoder.
-func pretrainEncoder(ctx context.Context, cfg config, d *data, rng *rand.Rand, w io.Writer) (*frozenEncoder, float64, error) {
+func pretrainEncoder(ctx context.Context, cfg config, d *data, rng *rand.Rand, w io.Writer) (*frozenEncoder, error) {
 	cnn, err := encoder.NewCNN(rng, encoder.CNNConfig{InChannels: 3, Channels: cnnChannels, Eps: 1e-5})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	head := vlm.NewLinear(rng, cnn.Dim(), classes, true)
 	model := vlm.Modules{{Name: "cnn", Module: cnn}, {Name: "head", Module: head}}
@@ -163,10 +189,9 @@ func pretrainEncoder(ctx context.Context, cfg config, d *data, rng *rand.Rand, w
 	opt := vlm.NewAdamW(3e-3)
 	sched := vlm.CosineSchedule{Peak: 3e-3, Warmup: cfg.EncoderSteps / 10, Total: cfg.EncoderSteps}
 	const batch = 32
-	var acc float64
 	for step := range cfg.EncoderSteps {
 		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		idx := make([]int, batch)
 		var targets []int
@@ -186,23 +211,22 @@ func pretrainEncoder(ctx context.Context, cfg config, d *data, rng *rand.Rand, w
 		tp := vlm.NewTape()
 		g, err := cnn.Forward(tp, x)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		logits := vlm.Reshape(tp, head.Forward(tp, g), batch*grid*grid, classes)
 		loss := vlm.CrossEntropy(tp, logits, targets, 0)
 		if err := tp.Backward(loss); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		opt.LR = sched.LR(step)
 		opt.Step(model)
 		vlm.ZeroGrad(model)
-		acc = objectAccuracy(logits, targets)
 		if (step+1)%max(cfg.EncoderSteps/4, 1) == 0 {
-			fmt.Fprintf(w, "stage 0  step %4d  cell loss %.3f  accuracy on object cells %.3f\n", step+1, loss.Data[0], acc)
+			fmt.Fprintf(w, "stage 0  step %4d  cell loss %.3f  accuracy on the batch's object cells %.3f\n", step+1, loss.Data[0], objectAccuracy(logits, targets))
 		}
 	}
 	vlm.Freeze(model, "*")
-	return &frozenEncoder{cnn, head}, acc, nil
+	return &frozenEncoder{cnn, head}, nil
 }
 
 // objectAccuracy returns the accuracy of logits [n, C] on the rows whose
@@ -244,9 +268,11 @@ func argmax(xs []float32) int {
 	return best
 }
 
-// encode turns scenes into image tokens [n, grid², tokenWidth].
-func (e *frozenEncoder) encode(scenes []*scene.Scene) (*vlm.Tensor, error) {
+// encode turns scenes into image tokens [n, grid², tokenWidth] and
+// measures the cell classifier's accuracy on the scenes' object cells.
+func (e *frozenEncoder) encode(scenes []*scene.Scene) (*vlm.Tensor, float64, error) {
 	c := e.cnn.Dim()
+	right, objects := 0, 0
 	out := vlm.Zeros(len(scenes), grid*grid, tokenWidth)
 	pos := positionCode()
 	const chunk = 64
@@ -254,10 +280,19 @@ func (e *frozenEncoder) encode(scenes []*scene.Scene) (*vlm.Tensor, error) {
 		hi := min(lo+chunk, len(scenes))
 		g, err := e.cnn.Forward(nil, scene.Batch(scenes[lo:hi], scene.ImageNet))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		probs := vlm.Softmax(nil, e.head.Forward(nil, g), nil)
 		for i := range hi - lo {
+			for n, l := range cellLabels(scenes[lo+i]) {
+				if l > 0 {
+					objects++
+					cell := i*grid*grid + n
+					if argmax(probs.Data[cell*classes:(cell+1)*classes]) == l {
+						right++
+					}
+				}
+			}
 			for n := range grid * grid {
 				dst := out.Data[((lo+i)*grid*grid+n)*tokenWidth:]
 				cell := i*grid*grid + n
@@ -267,7 +302,10 @@ func (e *frozenEncoder) encode(scenes []*scene.Scene) (*vlm.Tensor, error) {
 			}
 		}
 	}
-	return out, nil
+	// A LayerNorm without weights over each token, as BLIP-2's ln_vision
+	// normalises the ViT's tokens: the class evidence, a few channels near
+	// 1 among many near 0, stands out.
+	return (&vlm.LayerNorm{Eps: 1e-5}).Forward(nil, out), float64(right) / float64(max(objects, 1)), nil
 }
 
 // positionCode returns [grid², posChannels]: sin and cos of the cell
