@@ -38,7 +38,7 @@
 // or order. Over seeds 1, 2 and 3, which draw disjoint scenes, ITC R@1 is
 // 0.82–0.89 image→text and 0.80–0.89 text→image, ITM accuracy 77–79% and
 // exact captions 48–68%. Re-ranking by ITM does not beat ITC at this size.
-// The run takes about 95 s and 125 CPU-seconds on two cores.
+// The run takes 95–105 s and 125–140 CPU-seconds on two cores.
 //
 //	go run ./examples/blip2                 under two minutes on 2 cores
 //	go run ./examples/blip2 -steps 300 -out /tmp/blip2   a quicker, rougher run
