@@ -64,10 +64,21 @@ type Config struct {
 	LMDim int
 
 	Names       Names
-	Eps         float32 // LayerNorm eps (1e-12)
+	Eps         float32 // LayerNorm eps; 0 means 1e-12
 	Dropout     float32 // hidden_dropout_prob (0.1), active on training tapes only
 	AttnDropout float32 // attention_probs_dropout_prob (0.1), training tapes only
-	InitStd     float32 // initializer_range of fresh weights (0.02)
+	InitStd     float32 // initializer_range of fresh weights; 0 means 0.02
+}
+
+// withDefaults fills the zero fields that have defaults.
+func (c Config) withDefaults() Config {
+	if c.Eps == 0 {
+		c.Eps = 1e-12
+	}
+	if c.InitStd == 0 {
+		c.InitStd = 0.02
+	}
+	return c
 }
 
 // BLIP2 returns the Q-Former of BLIP-2 stage 1 (LAVIS Blip2Qformer with
@@ -109,8 +120,10 @@ func InstructBLIP(lmDim int) Config {
 // HasCross reports whether layer i has cross-attention (i % CrossEvery == 0).
 func (c Config) HasCross(i int) bool { return i%c.CrossEvery == 0 }
 
-// Validate returns an ErrConfig error naming the first invalid field.
+// Validate returns an ErrConfig error naming the first invalid field,
+// after filling the zero fields that have defaults.
 func (c Config) Validate() error {
+	c = c.withDefaults()
 	bad := func(format string, args ...any) error { return vlm.Errorf(vlm.ErrConfig, "qformer: "+format, args...) }
 	switch {
 	case c.Dim < 1 || c.Heads < 1 || c.Dim%c.Heads != 0:
@@ -127,8 +140,8 @@ func (c Config) Validate() error {
 		return bad("LMHead with DecID %d: want an id in [0, %d) other than PadID %d", c.DecID, c.Vocab, c.PadID)
 	case c.Names != BLIP2Names && c.Names != InstructBLIPNames:
 		return bad("unknown Names %d", int(c.Names))
-	case !(c.Eps > 0) || c.InitStd < 0:
-		return bad("Eps %g, InitStd %g: want Eps > 0, InitStd >= 0", c.Eps, c.InitStd)
+	case !(c.Eps > 0) || !(c.InitStd > 0):
+		return bad("Eps %g, InitStd %g: want > 0", c.Eps, c.InitStd)
 	case c.Dropout < 0 || c.Dropout >= 1 || c.AttnDropout < 0 || c.AttnDropout >= 1:
 		return bad("Dropout %g, AttnDropout %g: want [0, 1)", c.Dropout, c.AttnDropout)
 	}

@@ -93,6 +93,7 @@ func (h *LMHead) Forward(tp *vlm.Tape, x *vlm.Tensor) *vlm.Tensor {
 // initialisation, temp 0.07. A nil rng means vlm.NewRand(0) (weights to be
 // loaded).
 func New(rng *rand.Rand, c Config) (*Model, error) {
+	c = c.withDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func New(rng *rand.Rand, c Config) (*Model, error) {
 	cc.KVDim = c.VisionDim
 	m := &Model{
 		Config:      c,
-		QueryTokens: vlm.NewParam(vlm.RandN(rng, c.InitStd, 1, c.Queries, c.Dim)),
+		QueryTokens: vlm.NewParam(vlm.Zeros(1, c.Queries, c.Dim)),
 		Norm:        vlm.NewLayerNorm(c.Dim, c.Eps),
 	}
 	var err error

@@ -322,7 +322,8 @@ func TestConfigErrors(t *testing.T) {
 		func(c *qformer.Config) { c.Vocab = 0 },
 		func(c *qformer.Config) { c.DecID = c.PadID },
 		func(c *qformer.Config) { c.Names = 2 },
-		func(c *qformer.Config) { c.Eps = 0 },
+		func(c *qformer.Config) { c.Eps = -1 },
+		func(c *qformer.Config) { c.InitStd = -0.1 },
 		func(c *qformer.Config) { c.Dropout = 1 },
 	} {
 		c := tiny()

@@ -40,9 +40,13 @@ Files (tiny config: D 16, 3 layers, 4 heads, FFN 32, cross-attention every 2nd l
                               image) and the ITM weights that mask same-image pairs
 
 Run: /usr/bin/python3 testdata/gen/qformer.py          (writes the two files)
-     /usr/bin/python3 testdata/gen/qformer.py bench    times this model at the BLIP-2 preset
-     (one thread, median ms), to run alternately with
-     go test -run X -bench . -benchtime 3x -cpu 1 ./qformer/
+     /usr/bin/python3 testdata/gen/qformer.py bench [quick]
+                                                       times this model at the BLIP-2 preset (one
+     thread, median ms; quick: forward B=1 and the query training step only), to run
+     alternately with  go test -run X -bench . -benchtime 3x -cpu 1 ./qformer/
+     PyTorch must run on OpenBLAS, as in PERFORMANCE.md: if Debian's libblas.so.3 alternative
+     points to the reference BLAS, prefix LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread
+     (and OPENBLAS_NUM_THREADS=1 for a one-thread figure).
 """
 import math
 import sys
@@ -392,7 +396,7 @@ def zero_grads(m):
 
 
 # ---------------------------------------------------------------- benchmark
-def bench():
+def bench(quick):
     torch.set_num_threads(1)
 
     def median_ms(f, n):
@@ -407,18 +411,25 @@ def bench():
     c = Cfg(D=768, L=12, H=12, I=3072, freq=2, W=1408, Q=32, V=30523, P=512, E=256, lm=2560, dec=30522)
     m = Model(c).eval()
     print("torch %s, 1 thread, BLIP-2 preset, median ms" % torch.__version__)
-    for B in (1, 8):
+    for B in (1,) if quick else (1, 8):
         img = torch.randn(B, 257, 1408)
         with torch.no_grad():
             ms = median_ms(lambda: m.bert(query_embeds=m.queries(B), image=img), 5 if B == 1 else 3)
         print("Forward/B=%d            %8.1f" % (B, ms))
     img = torch.randn(1, 257, 1408)
 
+    def zero_in_place():  # keep the gradient buffers, as vlm.ZeroGrad does
+        for p in m.parameters():
+            if p.grad is not None:
+                p.grad.zero_()
+
     def query_step():
-        zero_grads(m)
+        zero_in_place()
         h, _ = m.bert(query_embeds=m.queries(1), image=img)
         h.sum().backward()
     print("TrainStep/query B=1     %8.1f" % median_ms(query_step, 3))
+    if quick:
+        return
     B, T = 2, 32
     img2 = torch.randn(B, 257, 1408)
     ids = torch.randint(1000, 30000, (B, T))
@@ -426,14 +437,14 @@ def bench():
     tm = torch.ones(B, T)
 
     def stage1():
-        zero_grads(m)
+        zero_in_place()
         a, b, g, _ = lavis_losses(m, img2, ids, tm)
         (a + b + g).backward()
     print("TrainStep/stage1 B=2 T=32 %6.1f" % median_ms(stage1, 3))
 
 
 if len(sys.argv) > 1 and sys.argv[1] == "bench":
-    bench()
+    bench(len(sys.argv) > 2 and sys.argv[2] == "quick")
     sys.exit(0)
 
 # ---------------------------------------------------------------- forward goldens
