@@ -106,9 +106,7 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 		return
 	}
 	if bias := a.Bias.row(b, h, i, a.Tk); bias != nil {
-		for j, v := range bias {
-			s[j] += v
-		}
+		AddTo(s, bias)
 	}
 	keep := a.Keep.row(b, h, i, a.Tk)
 	lim := a.visible(i)
@@ -132,10 +130,7 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 			}
 		}
 	}
-	mx := float32(math.Inf(-1))
-	for _, v := range s {
-		mx = max(mx, v)
-	}
+	mx := rowMax(s)
 	if math.IsInf(float64(mx), 0) || math.IsNaN(float64(mx)) {
 		v := float32(0)
 		if a.Fill == FillNaN || !math.IsInf(float64(mx), -1) {

@@ -17,9 +17,11 @@ import (
 // gonum code. The environment variable VLM_GEMM=go|avx2|avx512 asks for a
 // particular one (an implementation the CPU cannot run falls back to the
 // best available one), and SetGEMM changes it at run time, so that tests
-// can run the same cases through every implementation. The assembly is
-// left out of builds for other architectures and of builds with the
-// purego tag.
+// can run the same cases through every implementation. The choice covers
+// the vectorised elementwise and row kernels too (activations, softmax,
+// LayerNorm, AdamW, ...): "go" runs the whole package without assembly.
+// The assembly is left out of builds for other architectures and of
+// builds with the purego tag.
 //
 // If blas32.Use has installed an implementation other than gonum's native
 // one, Sgemm calls that implementation instead, whatever the setting.
@@ -30,6 +32,9 @@ type gemmPath struct {
 	name string
 	ok   bool
 	run  func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	// vec holds the same instruction set's vectorised elementwise and row
+	// kernels; nil means the Go code.
+	vec *vecImpl
 }
 
 // gemmPaths lists the implementations, fastest first; archGemmPaths comes
