@@ -40,8 +40,8 @@ func sameFloat(a, b float32) bool {
 	return a == b
 }
 
-func gelu64(x float64) float64     { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }
-func sigmoid64(x float64) float64  { return 1 / (1 + math.Exp(-x)) }
+func gelu64(x float64) float64      { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }
+func sigmoid64(x float64) float64   { return 1 / (1 + math.Exp(-x)) }
 func quickGELU64(x float64) float64 { return x * sigmoid64(quickAlpha*x) }
 func geluTanh64(x float64) float64 {
 	return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+geluCoeff*x*x*x)))
