@@ -38,20 +38,8 @@ func Div(tp *Tape, a, b *Tensor) *Tensor { return elementwise(tp, opDiv, a, b) }
 func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 	shape := broadcastShape(binOpNames[op], a.Shape, b.Shape)
 	y := empty(shape...)
-	n := y.Size()
 	ma, mb := newBcast(shape, a.Shape), newBcast(shape, b.Shape)
-	if ma.identity(n) && mb.identity(n) {
-		switch op {
-		case opAdd:
-			kernels.Add(y.Data, a.Data, b.Data)
-		case opSub:
-			kernels.Sub(y.Data, a.Data, b.Data)
-		case opMul:
-			kernels.Mul(y.Data, a.Data, b.Data)
-		case opDiv:
-			kernels.Div(y.Data, a.Data, b.Data)
-		}
-	} else {
+	if !fastBinary(op, y.Data, a.Data, b.Data, ma, mb) {
 		for i := range y.Data {
 			x1, x2 := a.Data[ma.at(i)], b.Data[mb.at(i)]
 			switch op {
@@ -71,8 +59,17 @@ func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 	}
 	needA, needB := tp.NeedsGrad(a), tp.NeedsGrad(b)
 	tp.Record(y, func(dy *Tensor) {
+		var da, db []float32
 		if needA {
-			da := tp.GradOf(a).Data
+			da = tp.GradOf(a).Data
+		}
+		if needB {
+			db = tp.GradOf(b).Data
+		}
+		if fastBinaryBackward(op, dy.Data, a.Data, b.Data, da, db, ma, mb) {
+			return
+		}
+		if needA {
 			for i, g := range dy.Data {
 				switch op {
 				case opAdd, opSub:
@@ -85,7 +82,6 @@ func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 			}
 		}
 		if needB {
-			db := tp.GradOf(b).Data
 			for i, g := range dy.Data {
 				switch op {
 				case opAdd:
