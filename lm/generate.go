@@ -25,7 +25,7 @@ func (c *Cache) Len() int {
 	if len(c.layers) == 0 {
 		return 0
 	}
-	return c.layers[0].Len()
+	return c.layers[len(c.layers)-1].Len()
 }
 
 // Select keeps the cached batch entries idx, in that order (entries may
@@ -39,13 +39,17 @@ func (c *Cache) Select(idx []int) error {
 	return nil
 }
 
-func (c *Cache) fits(m *Model, b int) error {
+func (c *Cache) fits(m *Model, layer int) error {
 	if len(c.layers) != len(m.Layers) {
 		return vlm.Errorf(vlm.ErrInput, "lm: cache of %d layers for a model of %d", len(c.layers), len(m.Layers))
 	}
+	// A pass run layer by layer ([Model.Layer]) leaves the layers before
+	// the current one ahead of the last; a whole pass needs them equal.
+	p := c.Len()
 	for i := range c.layers {
-		if c.layers[i].Len() != c.Len() {
-			return vlm.Errorf(vlm.ErrInput, "lm: cache layer %d holds %d positions, layer 0 %d", i, c.layers[i].Len(), c.Len())
+		n := c.layers[i].Len()
+		if n < p || (n != p && (layer < 0 || i >= layer)) {
+			return vlm.Errorf(vlm.ErrInput, "lm: cache layer %d holds %d positions, the last layer %d", i, n, p)
 		}
 	}
 	return nil

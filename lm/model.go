@@ -192,8 +192,12 @@ func (in *Input) shape() (b, t, p int) {
 	return b, t, p
 }
 
-// check validates in against m.
-func (m *Model) check(in *Input) error {
+// check validates in against m for a whole pass.
+func (m *Model) check(in *Input) error { return m.checkLayer(in, -1) }
+
+// checkLayer validates in against m for running decoder layer i alone, or
+// for a whole pass if i < 0.
+func (m *Model) checkLayer(in *Input, i int) error {
 	if in == nil {
 		return vlm.Errorf(vlm.ErrInput, "lm: nil input")
 	}
@@ -248,7 +252,7 @@ func (m *Model) check(in *Input) error {
 		}
 	}
 	if in.Cache != nil {
-		if err := in.Cache.fits(m, b); err != nil {
+		if err := in.Cache.fits(m, i); err != nil {
 			return err
 		}
 	}
@@ -329,7 +333,7 @@ func (m *Model) Layer(tp *vlm.Tape, i int, h *vlm.Tensor, in *Input) (y *vlm.Ten
 	if i < 0 || i >= len(m.Layers) {
 		return nil, vlm.Errorf(vlm.ErrInput, "lm: layer %d of %d", i, len(m.Layers))
 	}
-	if err := m.check(in); err != nil {
+	if err := m.checkLayer(in, i); err != nil {
 		return nil, err
 	}
 	b, t, _ := in.shape()

@@ -114,6 +114,35 @@ func testModelLayers(t *testing.T, layers int) *lm.Model {
 
 // TestLayersEqualForward runs the pieces a wrapper (Flamingo's gated
 // layers) would run between: Embed, Layer for each layer, Logits.
+// A cached pass run layer by layer (as gating runs blocks between the
+// layers) equals the whole cached pass.
+func TestLayersWithCacheEqualForward(t *testing.T) {
+	m := testModel(t, 6, false)
+	in := lm.LeftPad(prompts, 0)
+	whole, byLayer := m.NewCache(), m.NewCache()
+	for _, r := range [][2]int{{0, 4}, {4, 6}} {
+		ids := make([][]int, len(in.IDs))
+		mask := make([][]bool, len(in.IDs))
+		for i := range ids {
+			ids[i] = in.IDs[i][r[0]:r[1]]
+			mask[i] = in.Mask[i][:r[1]]
+		}
+		want, err := m.Forward(nil, &lm.Input{IDs: ids, Mask: mask, Cache: whole})
+		require.NoError(t, err)
+		step := &lm.Input{IDs: ids, Mask: mask, Cache: byLayer}
+		h, err := m.Embed(nil, step)
+		require.NoError(t, err)
+		for i := range m.Layers {
+			h, err = m.Layer(nil, i, h, step)
+			require.NoError(t, err, "layer %d", i)
+		}
+		got, err := m.Logits(nil, h)
+		require.NoError(t, err)
+		assert.Equal(t, want.Data, got.Data)
+	}
+	assert.Equal(t, 6, byLayer.Len())
+}
+
 func TestLayersEqualForward(t *testing.T) {
 	m := testModel(t, 6, false)
 	in := lm.LeftPad(prompts, 0)
