@@ -146,8 +146,10 @@ func TestBeamBatchMatchesSingleImages(t *testing.T) {
 		one, err := d.Beam(context.Background(), vlm.Slice(nil, enc, 0, i, i+1), 3, opts)
 		require.NoError(t, err)
 		assert.Equal(t, one[0].IDs, all[i].IDs, "image %d", i)
-		assert.Equal(t, one[0].Score, all[i].Score, "image %d", i)
-		assert.Equal(t, one[0].Alphas.Data, all[i].Alphas.Data, "image %d", i)
+		// The matrix products may block a batch differently from one row:
+		// equal up to rounding.
+		assert.InDelta(t, one[0].Score, all[i].Score, 1e-5, "image %d", i)
+		assert.InDeltaSlice(t, one[0].Alphas.Data, all[i].Alphas.Data, 1e-6, "image %d", i)
 		lengths[len(all[i].IDs)] = true
 	}
 	assert.Greater(t, len(lengths), 1, "the images should end at different steps")

@@ -30,15 +30,15 @@ import (
 // goroutines may decode with one Decoder at once.
 type Decoder struct {
 	Config     Config
-	Attention  *attention.Additive
-	Embedding  *vlm.Embedding
-	DecodeStep *LSTMCell
-	InitH      *vlm.Linear
-	InitC      *vlm.Linear
-	FBeta      *vlm.Linear
-	FC         *vlm.Linear
-	LogitH     *vlm.Linear // L_h of the deep output layer, or nil
-	LogitZ     *vlm.Linear // L_z of the deep output layer, or nil
+	Attention  *attention.Additive // soft attention over the grid: attention.*
+	Embedding  *vlm.Embedding      // word embeddings, no padding index: embedding.*
+	DecodeStep *LSTMCell           // the LSTM cell: decode_step.*
+	InitH      *vlm.Linear         // initial state from the mean pixel: init_h.*
+	InitC      *vlm.Linear         // initial cell from the mean pixel: init_c.*
+	FBeta      *vlm.Linear         // gate on the context: f_beta.*
+	FC         *vlm.Linear         // to the vocabulary (L_o with DeepOutput): fc.*
+	LogitH     *vlm.Linear         // L_h of the deep output layer, or nil: logit_h.*
+	LogitZ     *vlm.Linear         // L_z of the deep output layer, or nil: logit_z.*
 }
 
 // New returns a decoder with the tutorial's initialisation
