@@ -52,7 +52,7 @@ func (l *Linear) Forward(tp *Tape, x *Tensor) *Tensor {
 	}
 	rows := x.Size() / in
 	shape := append(append([]int(nil), x.Shape[:x.Rank()-1]...), out)
-	y := empty(shape...)
+	y := empty(tp, shape...)
 	kernels.Sgemm(false, true, rows, out, in, 1, x.Data, in, w.Data, in, 0, y.Data, out)
 	if b != nil {
 		kernels.AddRows(y.Data, b.Data, rows, out)
@@ -116,7 +116,7 @@ func (l *LayerNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 		bd = b.Data
 	}
 	rows := x.Size() / max(d, 1)
-	y := empty(x.Shape...)
+	y := empty(tp, x.Shape...)
 	if !tp.NeedsGrad(x, w, b) {
 		stats := kernels.Buffer(2 * rows)
 		kernels.LayerNorm(y.Data, stats[:rows], stats[rows:], x.Data, wd, bd, rows, d, l.Eps)

@@ -37,7 +37,7 @@ func Div(tp *Tape, a, b *Tensor) *Tensor { return elementwise(tp, opDiv, a, b) }
 
 func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 	shape := broadcastShape(binOpNames[op], a.Shape, b.Shape)
-	y := empty(shape...)
+	y := empty(tp, shape...)
 	ma, mb := newBcast(shape, a.Shape), newBcast(shape, b.Shape)
 	if !fastBinary(op, y.Data, a.Data, b.Data, ma, mb) {
 		for i := range y.Data {
@@ -102,7 +102,7 @@ func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 
 // Scale returns s·x.
 func Scale(tp *Tape, x *Tensor, s float32) *Tensor {
-	y := empty(x.Shape...)
+	y := empty(tp, x.Shape...)
 	kernels.Scale(y.Data, s, x.Data)
 	if tp.NeedsGrad(x) {
 		tp.Record(y, func(dy *Tensor) { kernels.Axpy(s, dy.Data, tp.GradOf(x).Data) })
@@ -133,7 +133,7 @@ func Transpose(tp *Tape, x *Tensor, a1, a2 int) *Tensor {
 	}
 	shape := append([]int(nil), x.Shape...)
 	shape[a1], shape[a2] = shape[a2], shape[a1]
-	y := empty(shape...)
+	y := empty(tp, shape...)
 	pre, d1, mid, d2, post := splitAxes(x.Shape, a1, a2)
 	swapAxes(y.Data, x.Data, pre, d1, mid, d2, post, false)
 	if tp.NeedsGrad(x) {
@@ -230,7 +230,7 @@ func Concat(tp *Tape, axis int, xs ...*Tensor) *Tensor {
 		}
 		shape[axis] += x.Shape[axis]
 	}
-	y := empty(shape...)
+	y := empty(tp, shape...)
 	outer, inner := outerInner(shape, axis)
 	rowY := shape[axis] * inner
 	off := 0
@@ -267,7 +267,7 @@ func Slice(tp *Tape, x *Tensor, axis, start, end int) *Tensor {
 	}
 	shape := append([]int(nil), x.Shape...)
 	shape[axis] = end - start
-	y := empty(shape...)
+	y := empty(tp, shape...)
 	outer, inner := outerInner(x.Shape, axis)
 	rowX := x.Shape[axis] * inner
 	w := (end - start) * inner
@@ -434,7 +434,7 @@ func MaxAxis(tp *Tape, x *Tensor, axis int) (*Tensor, []int) {
 func Softmax(tp *Tape, x, mask *Tensor) *Tensor {
 	n := x.Dim(-1)
 	rows := x.Size() / max(n, 1)
-	y := empty(x.Shape...)
+	y := empty(tp, x.Shape...)
 	var maskRow func(int) []float32
 	if mask != nil {
 		if mask.Dim(-1) != n {

@@ -7,9 +7,14 @@ import "github.com/govlm/vlm/internal/kernels"
 // take their outputs from recycled buffers, and composites release the
 // intermediates they alone hold once they are done with them.
 
-// empty returns a tensor of the given shape with undefined values, for an
-// operation that overwrites all of them.
-func empty(shape ...int) *Tensor {
+// empty returns a tensor of the given shape for an operation that
+// overwrites all of its values: with a nil tape its values are undefined
+// (recycled storage), with a tape it is fresh memory, so that nothing a
+// tape records ever shares storage with a recycled buffer.
+func empty(tp *Tape, shape ...int) *Tensor {
+	if tp != nil {
+		return Zeros(shape...)
+	}
 	n := checkedSize(shape)
 	return &Tensor{Shape: append([]int(nil), shape...), Data: kernels.Buffer(n)}
 }

@@ -226,10 +226,10 @@ func attend(tp *vlm.Tape, q, k, v operand, d dims, o *Options, fourD bool) *vlm.
 	var os kernels.Strided
 	// AttentionForward writes every output value.
 	if fourD {
-		out = workspace.Empty(d.b, d.h, d.tq, d.dv)
+		out = workspace.Empty(tp, d.b, d.h, d.tq, d.dv)
 		os = kernels.Strided{BStride: d.h * d.tq * d.dv, HStride: d.tq * d.dv, Row: d.dv}
 	} else {
-		out = workspace.Empty(d.b, d.tq, d.h*d.dv)
+		out = workspace.Empty(tp, d.b, d.tq, d.h*d.dv)
 		os = kernels.Strided{BStride: d.tq * d.h * d.dv, HStride: d.dv, Row: d.h * d.dv}
 	}
 	scale := o.Scale

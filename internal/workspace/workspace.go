@@ -34,10 +34,14 @@ func Shares(a, b *vlm.Tensor) bool {
 	return &a.Data[:cap(a.Data)][cap(a.Data)-1] == &b.Data[:cap(b.Data)][cap(b.Data)-1]
 }
 
-// Empty returns a tensor of the given shape with undefined values, taking
-// its storage from recycled buffers when one fits; the caller overwrites
-// every value.
-func Empty(shape ...int) *vlm.Tensor {
+// Empty returns a tensor of the given shape for a caller that overwrites
+// every value. With a nil tape its values are undefined and its storage
+// comes from recycled buffers when one fits; with a tape it is fresh
+// memory (a tape never sees recycled storage).
+func Empty(tp *vlm.Tape, shape ...int) *vlm.Tensor {
+	if tp != nil {
+		return vlm.Zeros(shape...)
+	}
 	n := 1
 	for _, d := range shape {
 		n *= d

@@ -29,7 +29,7 @@ func recycled(t *vlm.Tensor) bool {
 
 func TestRelease(t *testing.T) {
 	const n = 4096
-	x := Empty(2, n/2)
+	x := Empty(nil, 2, n/2)
 	assert.Equal(t, []int{2, n / 2}, x.Shape)
 	assert.Len(t, x.Data, n)
 
@@ -42,9 +42,9 @@ func TestRelease(t *testing.T) {
 	Release(nil, x, view)
 	assert.False(t, recycled(x), "released while a view lives")
 	assert.True(t, Shares(x, view))
-	assert.False(t, Shares(x, Empty(n)))
+	assert.False(t, Shares(x, Empty(nil, n)))
 
 	// Otherwise the storage is reused.
-	Release(nil, x, Empty(n))
+	Release(nil, x, Empty(nil, n))
 	assert.True(t, recycled(x))
 }
