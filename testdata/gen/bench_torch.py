@@ -10,10 +10,15 @@ Blocks (the names benchvs uses):
                     on one image of 257 tokens, no grad
   gated             OpenFlamingo gated cross-attention block (dim 1024, 128 text tokens, one
                     image of 64 visual tokens, keys and values of the media every call), no grad
+  gated-train       the same block, then backward of sum(y * r) (zeroed grads first)
   vit-b16           CLIP ViT-B/16 vision model with projection, one 224 px image, no grad
   sat-greedy        Show-Attend-Tell greedy decoding of 20 words over 14x14x2048 features
                     (decoder 512, vocabulary 10000), encoder_att once per image and the
                     log-softmax scores, as package lstmcaption decodes
+  lm-token          one decoding step of an OPT-like LM (package lm's benchmark model: width
+                    512, 8 layers of 8 heads, FFN 2048, vocabulary 8192) over a KV cache that a
+                    128-token prompt filled and every call extends (HF past_key_values), no grad
+  llava-projector   LLaVA-1.5's mlp2x_gelu projector on 576 tokens, 1024 -> 4096 -> 4096, no grad
 
 Run: /usr/bin/python3 testdata/gen/bench_torch.py [block ...]   median ms of each block
      /usr/bin/python3 testdata/gen/bench_torch.py serve         the protocol benchvs speaks:
@@ -93,6 +98,90 @@ def gated():
     return run
 
 
+def gated_train():
+    blk = flamingo.OGatedCrossAttentionBlock(dim=1024, dim_visual=1024)
+    with torch.no_grad():
+        blk.attn_gate.fill_(0.5)
+        blk.ff_gate.fill_(0.5)
+    x = torch.randn(1, 128, 1024)
+    media = torch.randn(1, 1, 64, 1024)
+    loc = torch.zeros(1, 128, dtype=torch.bool)
+    loc[0, 0] = True
+    r = torch.randn(1, 128, 1024)
+
+    def run():
+        blk.zero_grad()
+        (blk(x, media, loc) * r).sum().backward()
+    return run
+
+
+class OPTLayer(torch.nn.Module):
+    """HF OPTDecoderLayer (pre-LN, relu), as testdata/gen/lm.py builds it."""
+
+    def __init__(self, d, h, ffn):
+        super().__init__()
+        nn = torch.nn
+        self.h, self.dh = h, d // h
+        self.scaling = self.dh ** -0.5
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(d, d) for _ in range(4))
+        self.self_attn_layer_norm, self.final_layer_norm = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.fc1, self.fc2 = nn.Linear(d, ffn), nn.Linear(ffn, d)
+
+    def forward(self, x, cache, mask=None):
+        """x [1, T, D] after the cached positions; cache (k, v) [1, H, P, Dh] or None."""
+        b, t, d = x.shape
+        sp = lambda z: z.view(b, t, self.h, self.dh).transpose(1, 2)
+        y = self.self_attn_layer_norm(x)
+        q = sp(self.q_proj(y) * self.scaling)
+        k, v = sp(self.k_proj(y)), sp(self.v_proj(y))
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        s = q @ k.transpose(-1, -2)
+        if mask is not None:
+            s = s + mask
+        a = (s.softmax(-1) @ v).transpose(1, 2).reshape(b, t, d)
+        x = x + self.out_proj(a)
+        x = x + self.fc2(torch.relu(self.fc1(self.final_layer_norm(x))))
+        return x, (k, v)
+
+
+def lm_token():
+    V, D, H, L, P = 8192, 512, 8, 8, 128
+    nn = torch.nn
+    tokens, positions = nn.Embedding(V, D), nn.Embedding(512 + 2, D)
+    layers = [OPTLayer(D, H, 4 * D).eval() for _ in range(L)]
+    final = nn.LayerNorm(D)
+    ids = torch.randint(0, V, (1, P))
+    cache = [None] * L
+    with torch.no_grad():
+        h = tokens(ids) + positions(torch.arange(P) + 2)
+        causal = (1 - torch.ones(P, P).tril()) * torch.finfo(torch.float32).min
+        for i, layer in enumerate(layers):
+            h, cache[i] = layer(h, None, causal)
+    state = {"n": P}
+
+    def run():
+        with torch.no_grad():
+            n = state["n"]
+            h = tokens(torch.tensor([[7]])) + positions.weight[n + 2]
+            for i, layer in enumerate(layers):
+                h, cache[i] = layer(h, cache[i])
+            torch.nn.functional.linear(final(h), tokens.weight)  # tied lm_head
+            state["n"] = n + 1
+    return run
+
+
+def llava_projector():
+    nn = torch.nn
+    p = nn.Sequential(nn.Linear(1024, 4096), nn.GELU(), nn.Linear(4096, 4096)).eval()
+    x = torch.randn(1, 576, 1024)
+
+    def run():
+        with torch.no_grad():
+            p(x)
+    return run
+
+
 def vit_b16():
     vit.use_b16()
     m = vit.CLIPVisionModelWithProjection().eval()
@@ -138,8 +227,11 @@ BLOCKS = {
     "qformer-train/B=1": ("blip2", qformer_train),
     "resampler": (None, lambda _: resampler()),
     "gated": (None, lambda _: gated()),
+    "gated-train": (None, lambda _: gated_train()),
     "vit-b16": (None, lambda _: vit_b16()),
     "sat-greedy": (None, lambda _: sat_greedy()),
+    "lm-token": (None, lambda _: lm_token()),
+    "llava-projector": (None, lambda _: llava_projector()),
 }
 MODELS = {"blip2": blip2}
 

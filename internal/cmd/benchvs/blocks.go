@@ -9,7 +9,9 @@ import (
 	"github.com/govlm/vlm/encoder"
 	"github.com/govlm/vlm/gating"
 	"github.com/govlm/vlm/internal/kernels"
+	"github.com/govlm/vlm/lm"
 	"github.com/govlm/vlm/lstmcaption"
+	"github.com/govlm/vlm/projector"
 	"github.com/govlm/vlm/qformer"
 	"github.com/govlm/vlm/resampler"
 )
@@ -21,7 +23,9 @@ type block struct {
 	name  string
 	iters int     // timed calls per round
 	flops float64 // floating-point operations of one call
-	// setup builds the block and returns one call of it.
+	// setup builds the block and returns one call of it. It runs once
+	// per thread count, so that a block with state (a growing KV cache)
+	// starts over as PyTorch's server for that thread count does.
 	setup func() (func() error, error)
 }
 
@@ -44,8 +48,11 @@ func blocks() []block {
 		block{"qformer-train/B=1", 2, 3 * qformerForwardFLOPs(c, 1), func() (func() error, error) { return qformerTrain(), nil }},
 		block{"resampler", 5, resamplerFLOPs(), resamplerForward},
 		block{"gated", 20, gatedFLOPs(), gatedForward},
+		block{"gated-train", 10, 3 * gatedFLOPs(), gatedTrain},
 		block{"vit-b16", 3, vitFLOPs(encoder.ViTB16Config()), vitForward},
 		block{"sat-greedy", 5, satFLOPs(), satGreedy},
+		block{"lm-token", 20, lmTokenFLOPs(lmPrompt + 53), lmToken},
+		block{"llava-projector", 3, projectorFLOPs(), projectorForward},
 	)
 }
 
@@ -154,6 +161,39 @@ func gatedForward() (func() error, error) {
 	}, nil
 }
 
+// gatedTrain is gatedForward on a recording tape, then the backward pass
+// of sum(y ⊙ r) for a fixed random r, with the gradients zeroed first.
+func gatedTrain() (func() error, error) {
+	blk, err := gating.NewBlock(vlm.NewRand(1), gating.Config{Dim: flamDim})
+	if err != nil {
+		return nil, err
+	}
+	blk.AttnGate.Value.Data[0], blk.FFGate.Value.Data[0] = 0.5, 0.5
+	at := make([]bool, gatedText)
+	at[0] = true
+	loc, err := gating.NewLocations(1, gatedText, at)
+	if err != nil {
+		return nil, err
+	}
+	tt := loc.TextTime()
+	x := vlm.RandN(vlm.NewRand(2), 1, 1, gatedText, flamDim)
+	media := vlm.RandN(vlm.NewRand(3), 1, 1, 1, gatedVisual, flamDim)
+	r := vlm.RandN(vlm.NewRand(4), 1, 1, gatedText, flamDim)
+	return func() error {
+		vlm.ZeroGrad(blk)
+		tp := vlm.NewTape()
+		mem, err := blk.Memory(tp, media, nil)
+		if err != nil {
+			return err
+		}
+		y, err := blk.Forward(tp, x, mem, tt)
+		if err != nil {
+			return err
+		}
+		return tp.Backward(vlm.Sum(tp, vlm.Mul(tp, y, r)))
+	}, nil
+}
+
 func gatedFLOPs() float64 {
 	const t, d, n = gatedText, flamDim, gatedVisual
 	return float64(2*t*d*flamInner + 4*t*n*flamInner + 2*t*flamInner*d + 4*t*d*flamFF + 4*n*d*flamInner)
@@ -206,3 +246,61 @@ func satFLOPs() float64 {
 	step := 2.0 * (dim*dim + p*dim + p*denc + dim*denc + (dim+denc+dim)*4*dim + dim*vocab)
 	return once + satSteps*step
 }
+
+// The lm package's benchmark model, OPT-like: width 512, 8 layers of 8
+// heads, FFN 2048, vocabulary 8192 (about 30M parameters).
+var lmCfg = lm.Config{Vocab: 8192, Dim: 512, Heads: 8, Layers: 8, MaxPositions: 512}
+
+const lmPrompt = 128
+
+var lmModel = sync.OnceValues(func() (*lm.Model, error) { return lm.New(vlm.NewRand(1), lmCfg) })
+
+// lmToken decodes one token (id 7) per call over a KV cache that a
+// 128-token prompt filled and every call extends: the context grows from
+// 129 positions by one per call, to 233 in 5 rounds of 20 timed calls and
+// a warm-up call each (its FLOP count is at 181, the middle).
+func lmToken() (func() error, error) {
+	m, err := lmModel()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, lmPrompt)
+	rng := vlm.NewRand(2)
+	for i := range ids {
+		ids[i] = rng.IntN(lmCfg.Vocab)
+	}
+	c := m.NewCache()
+	if _, err := m.Forward(nil, &lm.Input{IDs: [][]int{ids}, Cache: c}); err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := m.Forward(nil, &lm.Input{IDs: [][]int{{7}}, Positions: [][]int{{c.Len()}}, Cache: c})
+		return err
+	}, nil
+}
+
+// lmTokenFLOPs counts one token at context length ctx: projections, FFN,
+// head, and q·kᵀ and p·v over ctx keys (lm/bench_test.go).
+func lmTokenFLOPs(ctx int) float64 {
+	d, f := float64(lmCfg.Dim), float64(4*lmCfg.Dim)
+	perLayer := 2*(4*d*d+2*d*f) + 4*float64(ctx)*d
+	return float64(lmCfg.Layers)*perLayer + 2*d*float64(lmCfg.Vocab)
+}
+
+// LLaVA-1.5's mlp2x_gelu projector on one image: 576 CLIP ViT-L/14-336
+// patch tokens, 1024 → 4096 → 4096.
+const projTokens, projIn, projOut = 576, 1024, 4096
+
+func projectorForward() (func() error, error) {
+	p, err := projector.New(vlm.NewRand(1), projector.Config{Type: projector.MLPGELU, In: projIn, Out: projOut})
+	if err != nil {
+		return nil, err
+	}
+	x := vlm.RandN(vlm.NewRand(2), 1, 1, projTokens, projIn)
+	return func() error {
+		_, err := p.Forward(nil, x)
+		return err
+	}, nil
+}
+
+func projectorFLOPs() float64 { return 2.0 * projTokens * (projIn*projOut + projOut*projOut) }

@@ -18,7 +18,7 @@
 // is passed through as the environment sets it. Go runs in this process
 // with GOMAXPROCS set to the thread count.
 //
-// Ratio is PyTorch's time over Go's: above 1, Go is faster.
+// Ratio is Go's time over PyTorch's: above 1, Go is slower.
 package main
 
 import (
@@ -94,16 +94,16 @@ func main() {
 		fmt.Printf("PyTorch %s, BLAS %s, OPENBLAS_CORETYPE=%s\n", s.hello.Torch, s.hello.BLAS, os.Getenv("OPENBLAS_CORETYPE"))
 	}
 	fmt.Printf("load average at start: %s\n", loadAvg())
-	fmt.Printf("%d rounds, median ms of all timed calls; ratio = PyTorch / Go (> 1: Go is faster)\n\n", *rounds)
+	fmt.Printf("%d rounds, median ms of all timed calls; ratio = Go / PyTorch (> 1: Go is slower)\n\n", *rounds)
 	fmt.Println("| block | threads | Go ms | PyTorch ms | ratio | Go GFLOP/s | Go allocs/op |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	procs := runtime.GOMAXPROCS(0)
 	for _, b := range sel {
-		run, err := b.setup()
-		if err != nil {
-			log.Fatalf("%s: %v", b.name, err)
-		}
 		for _, t := range threads {
+			run, err := b.setup()
+			if err != nil {
+				log.Fatalf("%s: %v", b.name, err)
+			}
 			var goMS, pyMS []float64
 			var allocs float64
 			for range *rounds {
@@ -129,7 +129,7 @@ func main() {
 			row := fmt.Sprintf("| %s | %d | %.2f | ", b.name, t, g)
 			if len(pyMS) > 0 {
 				p := median(pyMS)
-				row += fmt.Sprintf("%.2f | %.2f | ", p, p/g)
+				row += fmt.Sprintf("%.2f | %.2f | ", p, g/p)
 			} else {
 				row += "- | - | "
 			}
