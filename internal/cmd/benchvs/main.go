@@ -50,6 +50,7 @@ func main() {
 	script := flag.String("script", "testdata/gen/bench_torch.py", "the PyTorch side")
 	openblas := flag.String("openblas", "/usr/lib/x86_64-linux-gnu/openblas-pthread", "directory holding OpenBLAS's libblas.so.3, or \"\" for the system BLAS")
 	noTorch := flag.Bool("go-only", false, "time Go only")
+	settle := flag.Duration("settle", 300*time.Millisecond, "pause between the Go and the PyTorch rounds, longer than an idle OpenBLAS thread spins")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("benchvs: ")
@@ -115,14 +116,16 @@ func main() {
 				}
 				goMS, allocs = append(goMS, ms...), a
 				if s := torch[t]; s != nil {
-					// Let the other side's idle threads go to sleep first.
-					time.Sleep(100 * time.Millisecond)
+					// Let the other side's idle threads go to sleep first:
+					// OpenBLAS's poll for up to 2^28 TSC ticks by default
+					// (THREAD_TIMEOUT; about 128 ms at a 2.1 GHz TSC).
+					time.Sleep(*settle)
 					ms, err := s.time(b.name, b.iters)
 					if err != nil {
 						log.Fatalf("PyTorch %s: %v", b.name, err)
 					}
 					pyMS = append(pyMS, ms...)
-					time.Sleep(100 * time.Millisecond)
+					time.Sleep(*settle)
 				}
 			}
 			g := median(goMS)
