@@ -52,7 +52,7 @@ func (a Activation) Apply(tp *Tape, x *Tensor) *Tensor {
 
 // unary applies fwd and records bwd, which receives (dx, dy, x, y).
 func unary(tp *Tape, x *Tensor, fwd func(y, x []float32), bwd func(dx, dy, x, y []float32)) *Tensor {
-	y := Zeros(x.Shape...)
+	y := empty(tp, x.Shape...)
 	fwd(y.Data, x.Data)
 	if tp.NeedsGrad(x) {
 		tp.Record(y, func(dy *Tensor) { bwd(tp.GradOf(x).Data, dy.Data, x.Data, y.Data) })

@@ -81,8 +81,6 @@ func newBcast(out, in []int) bcast {
 	return bcast{idx: idx}
 }
 
-func (m bcast) identity(n int) bool { return m.idx == nil && m.period == n }
-
 func (m bcast) at(i int) int {
 	if m.idx != nil {
 		return int(m.idx[i])

@@ -52,7 +52,7 @@ func (l *Linear) Forward(tp *Tape, x *Tensor) *Tensor {
 	}
 	rows := x.Size() / in
 	shape := append(append([]int(nil), x.Shape[:x.Rank()-1]...), out)
-	y := Zeros(shape...)
+	y := empty(tp, shape...)
 	kernels.Sgemm(false, true, rows, out, in, 1, x.Data, in, w.Data, in, 0, y.Data, out)
 	if b != nil {
 		kernels.AddRows(y.Data, b.Data, rows, out)
@@ -116,12 +116,15 @@ func (l *LayerNorm) Forward(tp *Tape, x *Tensor) *Tensor {
 		bd = b.Data
 	}
 	rows := x.Size() / max(d, 1)
-	y := Zeros(x.Shape...)
-	mean, rstd := make([]float32, rows), make([]float32, rows)
-	kernels.LayerNorm(y.Data, mean, rstd, x.Data, wd, bd, rows, d, l.Eps)
+	y := empty(tp, x.Shape...)
 	if !tp.NeedsGrad(x, w, b) {
+		stats := kernels.Buffer(2 * rows)
+		kernels.LayerNorm(y.Data, stats[:rows], stats[rows:], x.Data, wd, bd, rows, d, l.Eps)
+		kernels.Recycle(stats)
 		return y
 	}
+	mean, rstd := make([]float32, rows), make([]float32, rows)
+	kernels.LayerNorm(y.Data, mean, rstd, x.Data, wd, bd, rows, d, l.Eps)
 	needX, needW, needB := tp.NeedsGrad(x), w != nil && tp.NeedsGrad(w), b != nil && tp.NeedsGrad(b)
 	tp.Record(y, func(dy *Tensor) {
 		var dx, dw, db []float32
@@ -223,5 +226,12 @@ func (m *MLP) VisitParams(prefix string, visit func(string, *Param)) {
 
 // Forward maps x [..., D] to [..., D].
 func (m *MLP) Forward(tp *Tape, x *Tensor) *Tensor {
-	return m.FC2.Forward(tp, m.Act.Apply(tp, m.FC1.Forward(tp, x)))
+	h := m.FC1.Forward(tp, x)
+	a := m.Act.Apply(tp, h)
+	y := m.FC2.Forward(tp, a)
+	release(tp, h, x, y)
+	if !sharesData(a, h) {
+		release(tp, a, x, y)
+	}
+	return y
 }

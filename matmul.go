@@ -45,7 +45,7 @@ func MatMul(tp *Tape, a, b *Tensor, transA, transB bool) *Tensor {
 	// into M when b is shared instead; handle the common x·W case as one
 	// GEMM.
 	shape := append(append([]int(nil), batch...), m, n)
-	y := Zeros(shape...)
+	y := empty(tp, shape...)
 	lda, ldb := a.Shape[ar-1], b.Shape[br-1]
 	sa, sb := m*k, k*n
 	if ar == 2 && len(batch) > 0 {

@@ -37,21 +37,9 @@ func Div(tp *Tape, a, b *Tensor) *Tensor { return elementwise(tp, opDiv, a, b) }
 
 func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 	shape := broadcastShape(binOpNames[op], a.Shape, b.Shape)
-	y := Zeros(shape...)
-	n := y.Size()
+	y := empty(tp, shape...)
 	ma, mb := newBcast(shape, a.Shape), newBcast(shape, b.Shape)
-	if ma.identity(n) && mb.identity(n) {
-		switch op {
-		case opAdd:
-			kernels.Add(y.Data, a.Data, b.Data)
-		case opSub:
-			kernels.Sub(y.Data, a.Data, b.Data)
-		case opMul:
-			kernels.Mul(y.Data, a.Data, b.Data)
-		case opDiv:
-			kernels.Div(y.Data, a.Data, b.Data)
-		}
-	} else {
+	if !fastBinary(op, y.Data, a.Data, b.Data, ma, mb) {
 		for i := range y.Data {
 			x1, x2 := a.Data[ma.at(i)], b.Data[mb.at(i)]
 			switch op {
@@ -71,8 +59,17 @@ func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 	}
 	needA, needB := tp.NeedsGrad(a), tp.NeedsGrad(b)
 	tp.Record(y, func(dy *Tensor) {
+		var da, db []float32
 		if needA {
-			da := tp.GradOf(a).Data
+			da = tp.GradOf(a).Data
+		}
+		if needB {
+			db = tp.GradOf(b).Data
+		}
+		if fastBinaryBackward(op, dy.Data, a.Data, b.Data, da, db, ma, mb) {
+			return
+		}
+		if needA {
 			for i, g := range dy.Data {
 				switch op {
 				case opAdd, opSub:
@@ -85,7 +82,6 @@ func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 			}
 		}
 		if needB {
-			db := tp.GradOf(b).Data
 			for i, g := range dy.Data {
 				switch op {
 				case opAdd:
@@ -106,7 +102,7 @@ func elementwise(tp *Tape, op binOp, a, b *Tensor) *Tensor {
 
 // Scale returns s·x.
 func Scale(tp *Tape, x *Tensor, s float32) *Tensor {
-	y := Zeros(x.Shape...)
+	y := empty(tp, x.Shape...)
 	kernels.Scale(y.Data, s, x.Data)
 	if tp.NeedsGrad(x) {
 		tp.Record(y, func(dy *Tensor) { kernels.Axpy(s, dy.Data, tp.GradOf(x).Data) })
@@ -137,7 +133,7 @@ func Transpose(tp *Tape, x *Tensor, a1, a2 int) *Tensor {
 	}
 	shape := append([]int(nil), x.Shape...)
 	shape[a1], shape[a2] = shape[a2], shape[a1]
-	y := Zeros(shape...)
+	y := empty(tp, shape...)
 	pre, d1, mid, d2, post := splitAxes(x.Shape, a1, a2)
 	swapAxes(y.Data, x.Data, pre, d1, mid, d2, post, false)
 	if tp.NeedsGrad(x) {
@@ -234,7 +230,7 @@ func Concat(tp *Tape, axis int, xs ...*Tensor) *Tensor {
 		}
 		shape[axis] += x.Shape[axis]
 	}
-	y := Zeros(shape...)
+	y := empty(tp, shape...)
 	outer, inner := outerInner(shape, axis)
 	rowY := shape[axis] * inner
 	off := 0
@@ -271,7 +267,7 @@ func Slice(tp *Tape, x *Tensor, axis, start, end int) *Tensor {
 	}
 	shape := append([]int(nil), x.Shape...)
 	shape[axis] = end - start
-	y := Zeros(shape...)
+	y := empty(tp, shape...)
 	outer, inner := outerInner(x.Shape, axis)
 	rowX := x.Shape[axis] * inner
 	w := (end - start) * inner
@@ -438,7 +434,7 @@ func MaxAxis(tp *Tape, x *Tensor, axis int) (*Tensor, []int) {
 func Softmax(tp *Tape, x, mask *Tensor) *Tensor {
 	n := x.Dim(-1)
 	rows := x.Size() / max(n, 1)
-	y := Zeros(x.Shape...)
+	y := empty(tp, x.Shape...)
 	var maskRow func(int) []float32
 	if mask != nil {
 		if mask.Dim(-1) != n {

@@ -1,6 +1,10 @@
 package vlm
 
-import "math"
+import (
+	"math"
+
+	"github.com/govlm/vlm/internal/kernels"
+)
 
 // Optimizer updates the trainable parameters of a module from their
 // accumulated gradients. Frozen parameters and parameters without a
@@ -91,20 +95,13 @@ func (o *AdamW) Step(m Module) {
 		s.step++
 		bc1 := 1 - math.Pow(o.Beta1, float64(s.step))
 		bc2 := 1 - math.Pow(o.Beta2, float64(s.step))
-		stepSize := float32(o.LR / bc1)
-		bc2Sqrt := float32(math.Sqrt(bc2))
-		decay := float32(1 - o.LR*o.WeightDecay)
-		b1, b2 := float32(o.Beta1), float32(o.Beta2)
-		a1, a2 := float32(1-o.Beta1), float32(1-o.Beta2)
-		eps := float32(o.Eps)
-		w, g := p.Value.Data, p.Grad.Data
-		for i := range w {
-			w[i] *= decay
-			s.m[i] = s.m[i]*b1 + a1*g[i]
-			s.v[i] = s.v[i]*b2 + a2*g[i]*g[i]
-			denom := float32(math.Sqrt(float64(s.v[i])))/bc2Sqrt + eps
-			w[i] -= stepSize * s.m[i] / denom
-		}
+		kernels.AdamW(p.Value.Data, p.Grad.Data, s.m, s.v, kernels.AdamWParams{
+			Decay: float32(1 - o.LR*o.WeightDecay),
+			Beta1: float32(o.Beta1), Beta2: float32(o.Beta2),
+			BC2Sqrt:  float32(math.Sqrt(bc2)),
+			Eps:      float32(o.Eps),
+			StepSize: float32(o.LR / bc1),
+		})
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/govlm/vlm"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // Sublayer is a residual attention sub-layer around a [MultiHead]:
@@ -71,9 +72,19 @@ func (s *Sublayer) residual(tp *vlm.Tape, x *vlm.Tensor, f func(*vlm.Tensor) *vl
 
 func residual(tp *vlm.Tape, x *vlm.Tensor, ln *vlm.LayerNorm, pre bool, p float32, f func(*vlm.Tensor) *vlm.Tensor) *vlm.Tensor {
 	if pre {
-		return vlm.Add(tp, x, vlm.Dropout(tp, f(ln.Forward(tp, x)), p))
+		h := ln.Forward(tp, x)
+		a := f(h)
+		y := vlm.Add(tp, x, vlm.Dropout(tp, a, p))
+		workspace.Release(tp, h, x, a, y)
+		workspace.Release(tp, a, x, y)
+		return y
 	}
-	return ln.Forward(tp, vlm.Add(tp, x, vlm.Dropout(tp, f(x), p)))
+	a := f(x)
+	s := vlm.Add(tp, x, vlm.Dropout(tp, a, p))
+	y := ln.Forward(tp, s)
+	workspace.Release(tp, a, x, y)
+	workspace.Release(tp, s, x, y)
+	return y
 }
 
 // FeedForward is the residual feed-forward sub-layer of a transformer
@@ -131,7 +142,10 @@ func (l *EncoderLayer) Forward(tp *vlm.Tape, x *vlm.Tensor, o *Options) (y *vlm.
 	if err := l.Attn.Attn.checkSelf(x, nil, o); err != nil {
 		return nil, err
 	}
-	return l.FFN.forward(tp, l.Attn.self(tp, x, nil, o)), nil
+	h := l.Attn.self(tp, x, nil, o)
+	y = l.FFN.forward(tp, h)
+	workspace.Release(tp, h, x, y)
+	return y, nil
 }
 
 // DecoderLayer is a transformer decoder layer: causal self-attention, an
@@ -180,9 +194,13 @@ func (l *DecoderLayer) Forward(tp *vlm.Tape, x *vlm.Tensor, cache *Cache, self *
 	}
 	h := l.Self.self(tp, x, cache, &so)
 	if l.Cross != nil {
-		h = l.Cross.cross(tp, h, mem, cross)
+		c := l.Cross.cross(tp, h, mem, cross)
+		workspace.Release(tp, h, x, c)
+		h = c
 	}
-	return l.FFN.forward(tp, h), nil
+	y = l.FFN.forward(tp, h)
+	workspace.Release(tp, h, x, y)
+	return y, nil
 }
 
 // Memory projects the encoder output (or media) ctx [B, Tk, KVDim] to the

@@ -2,9 +2,11 @@ package attention
 
 import (
 	"math/rand/v2"
+	"slices"
 
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/internal/kernels"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // MultiHead is multi-head attention with its projections:
@@ -298,7 +300,11 @@ func (m *MultiHead) checkCross(x *vlm.Tensor, mem *Memory, o *Options) error {
 func (m *MultiHead) cross(tp *vlm.Tape, x *vlm.Tensor, mem *Memory, o *Options) *vlm.Tensor {
 	q := m.query(tp, x)
 	d := dims{x.Shape[0], m.Heads, x.Shape[1], mem.n, mem.dh, mem.dh}
-	return m.Out.Forward(tp, attend(tp, q, mem.k, mem.v, d, m.defaults(o), false))
+	att := attend(tp, q, mem.k, mem.v, d, m.defaults(o), false)
+	y := m.Out.Forward(tp, att)
+	workspace.Release(tp, att, x, y)
+	workspace.Release(tp, q.t, x, y)
+	return y
 }
 
 // defaults fills the call's zero Scale and Dropout with the module's.
@@ -361,18 +367,26 @@ func (m *MultiHead) self(tp *vlm.Tape, x *vlm.Tensor, cache *Cache, o *Options) 
 		mem := m.memory(tp, x)
 		k, v = mem.k, mem.v
 	}
+	// The projections: views of one tensor (QKV), or q of its own and k,
+	// v of one or two. A cache copies k and v.
+	proj := []*vlm.Tensor{q.t, k.t, v.t}
 	tk := x.Shape[1]
 	if cache != nil {
 		k, v = cache.append(tp, k, v, x.Shape[0], x.Shape[1], inner, dh)
 		tk = cache.n
 	}
 	d := dims{x.Shape[0], m.Heads, x.Shape[1], tk, dh, dh}
-	return m.Out.Forward(tp, attend(tp, q, k, v, d, m.defaults(o), false))
+	att := attend(tp, q, k, v, d, m.defaults(o), false)
+	y := m.Out.Forward(tp, att)
+	workspace.Release(tp, att, x, y)
+	for i, t := range proj {
+		if !slices.ContainsFunc(proj[:i], func(u *vlm.Tensor) bool { return workspace.Shares(t, u) }) {
+			workspace.Release(tp, t, x, y)
+		}
+	}
+	return y
 }
 
-// linearRows returns x·W[lo:hi]ᵀ + b[lo:hi] for x [..., In]: a Linear
-// restricted to the output rows [lo, hi) (the Q rows or the K and V rows
-// of a fused in_proj_weight), with gradients into those rows.
 func linearRows(tp *vlm.Tape, x *vlm.Tensor, l *vlm.Linear, lo, hi int) *vlm.Tensor {
 	in, out := l.In(), hi-lo
 	w := tp.Param(l.Weight)

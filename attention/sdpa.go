@@ -5,6 +5,7 @@ import (
 
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/internal/kernels"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // Options configure one attention call. A nil *Options is the zero value:
@@ -223,11 +224,12 @@ func attend(tp *vlm.Tape, q, k, v operand, d dims, o *Options, fourD bool) *vlm.
 	}
 	var out *vlm.Tensor
 	var os kernels.Strided
+	// AttentionForward writes every output value.
 	if fourD {
-		out = vlm.Zeros(d.b, d.h, d.tq, d.dv)
+		out = workspace.Empty(tp, d.b, d.h, d.tq, d.dv)
 		os = kernels.Strided{BStride: d.h * d.tq * d.dv, HStride: d.tq * d.dv, Row: d.dv}
 	} else {
-		out = vlm.Zeros(d.b, d.tq, d.h*d.dv)
+		out = workspace.Empty(tp, d.b, d.tq, d.h*d.dv)
 		os = kernels.Strided{BStride: d.tq * d.h * d.dv, HStride: d.dv, Row: d.h * d.dv}
 	}
 	scale := o.Scale

@@ -6,6 +6,7 @@ import (
 
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/attention"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // ViTConfig sizes a [ViT] (transformers' CLIPVisionConfig).
@@ -191,11 +192,14 @@ func (m *ViT) Forward(tp *vlm.Tape, pixels *vlm.Tensor, o *ViTOptions) (out *ViT
 		out.Hidden = append(out.Hidden, x)
 	}
 	for _, l := range m.Layers {
+		prev := x
 		if x, err = l.Forward(tp, x, nil); err != nil {
 			return nil, err
 		}
 		if hidden {
 			out.Hidden = append(out.Hidden, x)
+		} else {
+			workspace.Release(tp, prev, x)
 		}
 	}
 	out.LastHidden = x

@@ -6,6 +6,7 @@ import (
 
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/attention"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // Config sizes a gated cross-attention [Block] (and each block of a
@@ -155,10 +156,12 @@ func (a *CrossAttention) forward(tp *vlm.Tape, x *vlm.Tensor, mem *Memory, tt *T
 	if tt != nil {
 		o.Mask, o.KeepRows = tt.Mask(a.Mode, mem.m, mem.n, mem.real)
 	}
-	y, err := a.Attn.Cross(tp, a.Norm.Forward(tp, x), mem.kv, o)
+	h := a.Norm.Forward(tp, x)
+	y, err := a.Attn.Cross(tp, h, mem.kv, o)
 	if err != nil {
 		panic(err)
 	}
+	workspace.Release(tp, h, y)
 	return y
 }
 
@@ -248,7 +251,14 @@ func (b *Block) Forward(tp *vlm.Tape, x *vlm.Tensor, mem *Memory, tt *TextTime) 
 
 func (b *Block) forward(tp *vlm.Tape, x *vlm.Tensor, mem *Memory, tt *TextTime) *vlm.Tensor {
 	a := b.Attn.forward(tp, x, mem, tt)
-	x = vlm.Add(tp, vlm.Mul(tp, a, vlm.Tanh(tp, tp.Param(b.AttnGate))), x)
-	f := b.FF.MLP.Forward(tp, b.FF.Norm.Forward(tp, x))
-	return vlm.Add(tp, vlm.Mul(tp, f, vlm.Tanh(tp, tp.Param(b.FFGate))), x)
+	ga := vlm.Mul(tp, a, vlm.Tanh(tp, tp.Param(b.AttnGate)))
+	h := vlm.Add(tp, ga, x)
+	n := b.FF.Norm.Forward(tp, h)
+	f := b.FF.MLP.Forward(tp, n)
+	gf := vlm.Mul(tp, f, vlm.Tanh(tp, tp.Param(b.FFGate)))
+	y := vlm.Add(tp, gf, h)
+	for _, t := range []*vlm.Tensor{a, ga, n, f, gf, h} {
+		workspace.Release(tp, t, x, y)
+	}
+	return y
 }

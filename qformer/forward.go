@@ -100,6 +100,8 @@ func (m *Model) Forward(tp *vlm.Tape, in Input) (out *Output, err error) {
 			return nil, vlm.Errorf(vlm.ErrShape, "qformer: %d images for %d texts", p.mem.b, p.b)
 		}
 		p.b = p.mem.b
+		// The keys and values of this call's memory die with it.
+		defer p.mem.release(tp)
 	}
 	return m.forward(tp, &in, p), nil
 }

@@ -3,6 +3,7 @@ package qformer
 import (
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/attention"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // Memory holds the cross-attention keys and values of a batch of images
@@ -29,6 +30,15 @@ type Memory struct {
 
 // Batch returns B.
 func (mem *Memory) Batch() int { return mem.b }
+
+// release recycles the keys and values of a memory that nothing uses any
+// more, in nil-tape inference.
+func (mem *Memory) release(tp *vlm.Tape) {
+	for i := range mem.k {
+		workspace.Release(tp, mem.k[i])
+		workspace.Release(tp, mem.v[i])
+	}
+}
 
 // Len returns N, the number of image tokens.
 func (mem *Memory) Len() int { return mem.n }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/govlm/vlm"
 	"github.com/govlm/vlm/attention"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // Config sizes a [Model]. Zero fields take open_flamingo's defaults.
@@ -122,15 +123,19 @@ func (a *Attention) VisitParams(prefix string, visit func(string, *vlm.Param)) {
 // [B, Q, D], without the residual.
 func (a *Attention) forward(tp *vlm.Tape, x, latents *vlm.Tensor) *vlm.Tensor {
 	l := a.NormLatents.Forward(tp, latents)
-	kv := vlm.Concat(tp, 1, a.NormMedia.Forward(tp, x), l)
+	media := a.NormMedia.Forward(tp, x)
+	kv := vlm.Concat(tp, 1, media, l)
+	workspace.Release(tp, media, kv)
 	mem, err := a.Attn.Memory(tp, kv)
 	if err != nil {
 		panic(err)
 	}
+	workspace.Release(tp, kv)
 	y, err := a.Attn.Cross(tp, l, mem, nil)
 	if err != nil {
 		panic(err)
 	}
+	workspace.Release(tp, l, y)
 	return y
 }
 
@@ -289,13 +294,20 @@ func (m *Model) forward(tp *vlm.Tape, x *vlm.Tensor, b, media, frames, n int) *v
 	}
 	lat = vlm.Concat(tp, 0, copies...)
 	for _, l := range m.Layers {
-		lat = vlm.Add(tp, l.Attn.forward(tp, x, lat), lat)
-		var err error
-		if lat, err = l.FF.Forward(tp, lat); err != nil {
+		a := l.Attn.forward(tp, x, lat)
+		s := vlm.Add(tp, a, lat)
+		workspace.Release(tp, a, s)
+		workspace.Release(tp, lat, s)
+		f, err := l.FF.Forward(tp, s)
+		if err != nil {
 			panic(err)
 		}
+		workspace.Release(tp, s, f)
+		lat = f
 	}
-	return vlm.Reshape(tp, m.Norm.Forward(tp, lat), b, media, q, d)
+	y := m.Norm.Forward(tp, lat)
+	workspace.Release(tp, lat, y)
+	return vlm.Reshape(tp, y, b, media, q, d)
 }
 
 func negatives(n int) []int {

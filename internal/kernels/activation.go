@@ -12,6 +12,10 @@ const (
 // computed as 0.5·x·erfc(-x/√2).
 func GELU(y, x []float32) {
 	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.gelu(&y[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		y[i] = 0.5 * v * Erfc32(-v*invSqrt2)
 	}
@@ -20,6 +24,10 @@ func GELU(y, x []float32) {
 // GELUBackward adds dy·GELU'(x) to dx.
 func GELUBackward(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.geluBackward(&dx[0], &dy[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		cdf := 0.5 * Erfc32(-v*invSqrt2)
 		pdf := invSqrt2Pi * Exp32(-0.5*v*v)
@@ -31,6 +39,10 @@ func GELUBackward(dx, dy, x []float32) {
 // approximation (nn.GELU(approximate='tanh'), HF "gelu_new").
 func GELUTanh(y, x []float32) {
 	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.geluTanh(&y[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		y[i] = 0.5 * v * (1 + Tanh32(sqrt2OverPi*(v+geluCoeff*v*v*v)))
 	}
@@ -39,6 +51,10 @@ func GELUTanh(y, x []float32) {
 // GELUTanhBackward adds dy·d/dx GELUTanh(x) to dx.
 func GELUTanhBackward(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.geluTanhBackward(&dx[0], &dy[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		t := Tanh32(sqrt2OverPi * (v + geluCoeff*v*v*v))
 		du := sqrt2OverPi * (1 + 3*geluCoeff*v*v)
@@ -49,6 +65,10 @@ func GELUTanhBackward(dx, dy, x []float32) {
 // QuickGELU sets y = x·σ(1.702x), OpenAI CLIP's activation.
 func QuickGELU(y, x []float32) {
 	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.quickGELU(&y[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		y[i] = v * Sigmoid32(quickAlpha*v)
 	}
@@ -57,6 +77,10 @@ func QuickGELU(y, x []float32) {
 // QuickGELUBackward adds dy·d/dx QuickGELU(x) to dx.
 func QuickGELUBackward(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.quickGELUBackward(&dx[0], &dy[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		s := Sigmoid32(quickAlpha * v)
 		dx[i] += dy[i] * (s + quickAlpha*v*s*(1-s))
@@ -84,6 +108,10 @@ func ReLUBackward(dx, dy, x []float32) {
 // Tanh sets y = tanh(x).
 func Tanh(y, x []float32) {
 	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.tanh(&y[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		y[i] = Tanh32(v)
 	}
@@ -100,6 +128,10 @@ func TanhBackward(dx, dy, y []float32) {
 // Sigmoid sets y = 1/(1+exp(-x)).
 func Sigmoid(y, x []float32) {
 	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.sigmoid(&y[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		y[i] = Sigmoid32(v)
 	}

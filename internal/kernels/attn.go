@@ -106,9 +106,7 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 		return
 	}
 	if bias := a.Bias.row(b, h, i, a.Tk); bias != nil {
-		for j, v := range bias {
-			s[j] += v
-		}
+		AddTo(s, bias)
 	}
 	keep := a.Keep.row(b, h, i, a.Tk)
 	lim := a.visible(i)
@@ -132,10 +130,7 @@ func (a *Attention) probsRow(b, h, i int, s []float32) {
 			}
 		}
 	}
-	mx := float32(math.Inf(-1))
-	for _, v := range s {
-		mx = max(mx, v)
-	}
+	mx := rowMax(s)
 	if math.IsInf(float64(mx), 0) || math.IsNaN(float64(mx)) {
 		v := float32(0)
 		if a.Fill == FillNaN || !math.IsInf(float64(mx), -1) {
@@ -167,7 +162,7 @@ func getScratch(n int) *[]float32 {
 // probs keeps the values before dropout.
 func AttentionForward(a *Attention, probs, drop []float32) {
 	tt := a.Tq * a.Tk
-	parallel(a.B*a.H, tt*(a.Dh+a.Dv), func(lo, hi int) {
+	parallel(a.B*a.H, tt*(a.Dh+a.Dv), func(lo, hi, threads int) {
 		var buf *[]float32
 		if probs == nil || drop != nil {
 			buf = getScratch(tt)
@@ -181,7 +176,7 @@ func AttentionForward(a *Attention, probs, drop []float32) {
 			} else {
 				p = *buf
 			}
-			Sgemm(false, true, a.Tq, a.Tk, a.Dh, a.Scale, a.Q.at(b, h), a.Q.Row, a.K.at(b, h), a.K.Row, 0, p, a.Tk)
+			sgemm(threads, false, true, a.Tq, a.Tk, a.Dh, a.Scale, a.Q.at(b, h), a.Q.Row, a.K.at(b, h), a.K.Row, 0, p, a.Tk)
 			for i := range a.Tq {
 				a.probsRow(b, h, i, p[i*a.Tk:(i+1)*a.Tk])
 			}
@@ -189,7 +184,7 @@ func AttentionForward(a *Attention, probs, drop []float32) {
 				Mul(*buf, p, drop[bh*tt:(bh+1)*tt])
 				p = *buf
 			}
-			Sgemm(false, false, a.Tq, a.Dv, a.Tk, 1, p, a.Tk, a.V.at(b, h), a.V.Row, 0, a.O.at(b, h), a.O.Row)
+			sgemm(threads, false, false, a.Tq, a.Dv, a.Tk, 1, p, a.Tk, a.V.at(b, h), a.V.Row, 0, a.O.at(b, h), a.O.Row)
 		}
 	})
 }
@@ -200,7 +195,7 @@ func AttentionForward(a *Attention, probs, drop []float32) {
 // operands use the strides of their forward counterparts.
 func AttentionBackward(a *Attention, probs, drop []float32, dO, dQ, dK, dV Strided) {
 	tt := a.Tq * a.Tk
-	parallel(a.B*a.H, 2*tt*(a.Dh+a.Dv), func(lo, hi int) {
+	parallel(a.B*a.H, 2*tt*(a.Dh+a.Dv), func(lo, hi, threads int) {
 		dpBuf := getScratch(tt)
 		defer scratchPool.Put(dpBuf)
 		var pdBuf *[]float32
@@ -214,7 +209,7 @@ func AttentionBackward(a *Attention, probs, drop []float32, dO, dQ, dK, dV Strid
 			p := probs[bh*tt : (bh+1)*tt]
 			pd := p // probabilities as multiplied with V
 			// dP = dO·Vᵀ
-			Sgemm(false, true, a.Tq, a.Tk, a.Dv, 1, dO.at(b, h), dO.Row, a.V.at(b, h), a.V.Row, 0, dp, a.Tk)
+			sgemm(threads, false, true, a.Tq, a.Tk, a.Dv, 1, dO.at(b, h), dO.Row, a.V.at(b, h), a.V.Row, 0, dp, a.Tk)
 			if drop != nil {
 				d := drop[bh*tt : (bh+1)*tt]
 				pd = *pdBuf
@@ -222,7 +217,7 @@ func AttentionBackward(a *Attention, probs, drop []float32, dO, dQ, dK, dV Strid
 				Mul(dp, dp, d)
 			}
 			if dV.Data != nil {
-				Sgemm(true, false, a.Tk, a.Dv, a.Tq, 1, pd, a.Tk, dO.at(b, h), dO.Row, 1, dV.at(b, h), dV.Row)
+				sgemm(threads, true, false, a.Tk, a.Dv, a.Tq, 1, pd, a.Tk, dO.at(b, h), dO.Row, 1, dV.at(b, h), dV.Row)
 			}
 			if dQ.Data == nil && dK.Data == nil {
 				continue
@@ -248,10 +243,10 @@ func AttentionBackward(a *Attention, probs, drop []float32, dO, dQ, dK, dV Strid
 				}
 			}
 			if dQ.Data != nil {
-				Sgemm(false, false, a.Tq, a.Dh, a.Tk, a.Scale, dp, a.Tk, a.K.at(b, h), a.K.Row, 1, dQ.at(b, h), dQ.Row)
+				sgemm(threads, false, false, a.Tq, a.Dh, a.Tk, a.Scale, dp, a.Tk, a.K.at(b, h), a.K.Row, 1, dQ.at(b, h), dQ.Row)
 			}
 			if dK.Data != nil {
-				Sgemm(true, false, a.Tk, a.Dh, a.Tq, a.Scale, dp, a.Tk, a.Q.at(b, h), a.Q.Row, 1, dK.at(b, h), dK.Row)
+				sgemm(threads, true, false, a.Tk, a.Dh, a.Tq, a.Scale, dp, a.Tk, a.Q.at(b, h), a.Q.Row, 1, dK.at(b, h), dK.Row)
 			}
 		}
 	})
@@ -263,10 +258,14 @@ const minParallelWork = 1 << 18
 
 // parallel splits the tasks [0, n) into contiguous chunks run on up to
 // Threads() goroutines; work is the cost of one task in multiply-adds.
-func parallel(n, work int, f func(lo, hi int)) {
-	w := min(Threads(), n)
+// f receives the number of threads its own products may use: all of them
+// when the tasks run on one goroutine, else one, so that the products of
+// concurrent tasks do not split again and oversubscribe the cores.
+func parallel(n, work int, f func(lo, hi, threads int)) {
+	threads := Threads()
+	w := min(threads, n)
 	if w <= 1 || n*work < minParallelWork {
-		f(0, n)
+		f(0, n, threads)
 		return
 	}
 	var wg sync.WaitGroup
@@ -275,7 +274,7 @@ func parallel(n, work int, f func(lo, hi int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f(lo, hi)
+			f(lo, hi, max(1, threads/w))
 		}()
 	}
 	wg.Wait()

@@ -2,6 +2,11 @@ package kernels
 
 // Add sets y = a + b elementwise (len(y) == len(a) == len(b)).
 func Add(y, a, b []float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	if v := simd(); v != nil && len(y) > 0 {
+		v.add(&y[0], &a[0], &b[0], len(y))
+		return
+	}
 	for i := range y {
 		y[i] = a[i] + b[i]
 	}
@@ -9,6 +14,11 @@ func Add(y, a, b []float32) {
 
 // Sub sets y = a - b elementwise.
 func Sub(y, a, b []float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	if v := simd(); v != nil && len(y) > 0 {
+		v.sub(&y[0], &a[0], &b[0], len(y))
+		return
+	}
 	for i := range y {
 		y[i] = a[i] - b[i]
 	}
@@ -16,6 +26,11 @@ func Sub(y, a, b []float32) {
 
 // Mul sets y = a ⊙ b elementwise.
 func Mul(y, a, b []float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	if v := simd(); v != nil && len(y) > 0 {
+		v.mul(&y[0], &a[0], &b[0], len(y))
+		return
+	}
 	for i := range y {
 		y[i] = a[i] * b[i]
 	}
@@ -30,6 +45,11 @@ func Div(y, a, b []float32) {
 
 // Axpy adds alpha·x to y.
 func Axpy(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.axpy(&y[0], &x[0], len(x), alpha)
+		return
+	}
 	for i, v := range x {
 		y[i] += alpha * v
 	}
@@ -37,6 +57,11 @@ func Axpy(alpha float32, x, y []float32) {
 
 // AddTo adds x to y.
 func AddTo(y, x []float32) {
+	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.addTo(&y[0], &x[0], len(x))
+		return
+	}
 	for i, v := range x {
 		y[i] += v
 	}
@@ -44,6 +69,11 @@ func AddTo(y, x []float32) {
 
 // MulAddTo adds a⊙b to y.
 func MulAddTo(y, a, b []float32) {
+	y, b = y[:len(a)], b[:len(a)]
+	if v := simd(); v != nil && len(a) > 0 {
+		v.mulAddTo(&y[0], &a[0], &b[0], len(a))
+		return
+	}
 	for i, v := range a {
 		y[i] += v * b[i]
 	}
@@ -51,6 +81,11 @@ func MulAddTo(y, a, b []float32) {
 
 // Scale sets y = alpha·x.
 func Scale(y []float32, alpha float32, x []float32) {
+	y = y[:len(x)]
+	if v := simd(); v != nil && len(x) > 0 {
+		v.scale(&y[0], &x[0], len(x), alpha)
+		return
+	}
 	for i, v := range x {
 		y[i] = alpha * v
 	}

@@ -17,19 +17,25 @@ import (
 // gonum code. The environment variable VLM_GEMM=go|avx2|avx512 asks for a
 // particular one (an implementation the CPU cannot run falls back to the
 // best available one), and SetGEMM changes it at run time, so that tests
-// can run the same cases through every implementation. The assembly is
-// left out of builds for other architectures and of builds with the
-// purego tag.
+// can run the same cases through every implementation. The choice covers
+// the vectorised elementwise and row kernels too (activations, softmax,
+// LayerNorm, AdamW, ...): "go" runs the whole package without assembly.
+// The assembly is left out of builds for other architectures and of
+// builds with the purego tag.
 //
 // If blas32.Use has installed an implementation other than gonum's native
 // one, Sgemm calls that implementation instead, whatever the setting.
 
 // gemmPath is one implementation of Sgemm for checked arguments with
-// m, n, k > 0 and alpha != 0; run == nil means the portable gonum code.
+// m, n, k > 0 and alpha != 0, using at most threads goroutines; run == nil
+// means the portable gonum code.
 type gemmPath struct {
 	name string
 	ok   bool
-	run  func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	run  func(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	// vec holds the same instruction set's vectorised elementwise and row
+	// kernels; nil means the Go code.
+	vec *vecImpl
 }
 
 // gemmPaths lists the implementations, fastest first; archGemmPaths comes
@@ -85,6 +91,12 @@ func GEMM() string { return gemmCur.Load().name }
 // where op(X) is X or its transpose, op(A) is m×k, op(B) is k×n and C is
 // m×n, with leading dimensions lda, ldb and ldc.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemm is Sgemm on at most threads goroutines, for callers that already
+// run on several (one product per attention head).
+func sgemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	impl := blas32.Implementation()
 	if _, native := impl.(gonum.Implementation); !native {
 		impl.Sgemm(blasTrans(transA), blasTrans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -99,7 +111,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	if p := gemmCur.Load(); p.run != nil {
-		p.run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		p.run(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	impl.Sgemm(blasTrans(transA), blasTrans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)

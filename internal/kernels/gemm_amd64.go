@@ -101,8 +101,8 @@ var (
 
 func archGemmPaths() []*gemmPath {
 	return []*gemmPath{
-		{name: "avx512", ok: cpu.X86.HasAVX512F, run: isa512.sgemm},
-		{name: "avx2", ok: cpu.X86.HasAVX2 && cpu.X86.HasFMA, run: isaAVX2.sgemm},
+		{name: "avx512", ok: cpu.X86.HasAVX512F, run: isa512.sgemm, vec: vec512},
+		{name: "avx2", ok: cpu.X86.HasAVX2 && cpu.X86.HasFMA, run: isaAVX2.sgemm, vec: vecAVX2},
 	}
 }
 

@@ -195,7 +195,7 @@ func (t *gemmTask) runIfUnclaimed() {
 }
 
 // sgemm is Sgemm for checked arguments with m, n, k > 0 and alpha != 0.
-func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (e *gemmISA) sgemm(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	var call *gemmCall
 	select {
 	case call = <-gemmCallsFree:
@@ -206,7 +206,7 @@ func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	p := &call.p
 	*p = gemmProblem{k: k, c: c, ldc: ldc, alpha: alpha, beta: beta}
 	if m == 1 || n == 1 || (!transA && transB && e.dotBeatsTiles(m, k)) {
-		e.planVector(call, transA, transB, m, n, a, lda, b, ldb)
+		e.planVector(call, threads, transA, transB, m, n, a, lda, b, ldb)
 		return
 	}
 	// The micro-kernel wants Y with unit lane stride. op(A)·op(B) has it
@@ -240,7 +240,7 @@ func (e *gemmISA) sgemm(transA, transB bool, m, n, k int, alpha float32, a []flo
 	}
 	rowTiles := (p.rows + e.mr - 1) / e.mr
 	laneTiles := (p.lanes + e.nr - 1) / e.nr
-	t := gemmThreads(2 * float64(m) * float64(n) * float64(k))
+	t := gemmThreads(threads, 2*float64(m)*float64(n)*float64(k))
 	p.splitLanes = p.lanes >= p.rows
 	total, unit, tiles := p.lanes, e.nr, laneTiles
 	if !p.splitLanes {
@@ -273,10 +273,9 @@ func (e *gemmISA) dotBeatsTiles(m, k int) bool {
 	return float64(k)/float64(k+e.dotCost) > 0.95*float64(m)/float64(lanes)
 }
 
-// gemmThreads returns how many goroutines a problem of the given number
-// of floating-point operations should use.
-func gemmThreads(flops float64) int {
-	t := Threads()
+// gemmThreads returns how many of at most t goroutines a problem of the
+// given number of floating-point operations should use.
+func gemmThreads(t int, flops float64) int {
 	if t <= 1 || flops < 2*gemmParallelFlops {
 		return 1
 	}
@@ -285,7 +284,7 @@ func gemmThreads(flops float64) int {
 
 // planVector maps an Sgemm with m == 1 or n == 1, or op(A)·Bᵀ with few
 // rows, onto the matrix-vector kernels.
-func (e *gemmISA) planVector(call *gemmCall, transA, transB bool, m, n int, a []float32, lda int, b []float32, ldb int) {
+func (e *gemmISA) planVector(call *gemmCall, threads int, transA, transB bool, m, n int, a []float32, lda int, b []float32, ldb int) {
 	p := &call.p
 	buf := getGemmBuf()
 	defer putGemmBuf(buf)
@@ -336,7 +335,7 @@ func (e *gemmISA) planVector(call *gemmCall, transA, transB bool, m, n int, a []
 	}
 	t := 1
 	if k*p.lanes*p.rows >= gemvParallelElems {
-		t = min(Threads(), (p.lanes+unit-1)/unit)
+		t = min(threads, (p.lanes+unit-1)/unit)
 	}
 	e.parallel(call, t, p.lanes, unit)
 	if n == 1 && m != 1 && p.ldc != 1 {

@@ -7,6 +7,10 @@ import "math"
 // y = (x-μ)/√(σ²+eps)·w + b. It stores μ and 1/√(σ²+eps) per row in mean
 // and rstd for the backward pass. w and b may be nil.
 func LayerNorm(y, mean, rstd, x, w, b []float32, rows, d int, eps float32) {
+	if v := simd(); vecLen(v, d) > 0 {
+		layerNormVec(v, y, mean, rstd, x, w, b, rows, d, eps)
+		return
+	}
 	for r := range rows {
 		xr := x[r*d : (r+1)*d]
 		yr := y[r*d : (r+1)*d]
@@ -32,11 +36,44 @@ func LayerNorm(y, mean, rstd, x, w, b []float32, rows, d int, eps float32) {
 			for i, v := range xr {
 				yr[i] = (v - m32) * r32 * w[i]
 			}
+		case b != nil:
+			for i, v := range xr {
+				yr[i] = (v-m32)*r32 + b[i]
+			}
 		default:
 			for i, v := range xr {
 				yr[i] = (v - m32) * r32
 			}
 		}
+	}
+}
+
+// layerNormVec is LayerNorm with the vector kernels (d >= vecBlock): the
+// same two passes, with float32 sums over 16 lanes.
+func layerNormVec(v *vecImpl, y, mean, rstd, x, w, b []float32, rows, d int, eps float32) {
+	n := vecLen(v, d)
+	var wp, bp *float32
+	if w != nil {
+		wp = &w[0]
+	}
+	if b != nil {
+		bp = &b[0]
+	}
+	for r := range rows {
+		xr := x[r*d : (r+1)*d]
+		yr := y[r*d : (r+1)*d]
+		s := v.sum(&xr[0], n)
+		for _, x := range xr[n:] {
+			s += x
+		}
+		mu := s / float32(d)
+		ss := v.sumSqDev(&xr[0], n, mu)
+		for _, x := range xr[n:] {
+			ss += (x - mu) * (x - mu)
+		}
+		rs := float32(1 / math.Sqrt(float64(ss/float32(d))+float64(eps)))
+		mean[r], rstd[r] = mu, rs
+		v.norm(&yr[0], &xr[0], wp, bp, d, mu, rs)
 	}
 }
 

@@ -14,14 +14,12 @@ func Softmax(y, x []float32, rows, n int, maskRow func(r int) []float32) {
 		if maskRow != nil {
 			m = maskRow(r)
 		}
-		mx := float32(math.Inf(-1))
-		for i, v := range xr {
-			if m != nil {
-				v += m[i]
-			}
-			yr[i] = v
-			mx = max(mx, v)
+		if m != nil {
+			Add(yr, xr, m[:n])
+		} else {
+			copy(yr, xr)
 		}
+		mx := rowMax(yr)
 		if math.IsInf(float64(mx), -1) {
 			clear(yr)
 			continue
@@ -34,15 +32,34 @@ func Softmax(y, x []float32, rows, n int, maskRow func(r int) []float32) {
 // exp(s - mx) / Σ exp(s - mx).
 func expNormalize(s []float32, mx float32) {
 	var sum float32
-	for j, v := range s {
+	t := s
+	if v := simd(); vecLen(v, len(s)) > 0 {
+		n := vecLen(v, len(s))
+		sum = v.expSum(&s[0], n, mx)
+		t = s[n:]
+	}
+	for j, v := range t {
 		e := Exp32(v - mx)
-		s[j] = e
+		t[j] = e
 		sum += e
 	}
-	inv := 1 / sum
-	for j := range s {
-		s[j] *= inv
+	Scale(s, 1/sum, s)
+}
+
+// rowMax returns the maximum of s (-Inf for an empty s). A NaN may or
+// may not win; when one does not, it still makes every entry of an
+// expNormalize of s NaN.
+func rowMax(s []float32) float32 {
+	mx := float32(math.Inf(-1))
+	if v := simd(); vecLen(v, len(s)) > 0 {
+		n := vecLen(v, len(s))
+		mx = v.max(&s[0], n)
+		s = s[n:]
 	}
+	for _, v := range s {
+		mx = max(mx, v)
+	}
+	return mx
 }
 
 // SoftmaxBackward adds y⊙(dy - Σ dy⊙y) row-wise to dx, given the forward

@@ -334,167 +334,170 @@ def bench():
     print("Gated block training step          %.1f ms" % median_ms(blk_step, 30))
 
 
-if len(sys.argv) > 1 and sys.argv[1] == "bench":
-    bench()
-    sys.exit(0)
+def goldens():
+    # ---------------------------------------------------------------- goldens
+    def randomize(m):
+        """LayerNorms away from (1, 0) so that their gradients are tested too."""
+        with torch.no_grad():
+            for mod in m.modules():
+                if isinstance(mod, nn.LayerNorm):
+                    mod.weight.normal_(1, 0.2)
+                    mod.bias.normal_(0, 0.2)
 
 
-# ---------------------------------------------------------------- goldens
-def randomize(m):
-    """LayerNorms away from (1, 0) so that their gradients are tested too."""
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, nn.LayerNorm):
-                mod.weight.normal_(1, 0.2)
-                mod.bias.normal_(0, 0.2)
+    def set_gates(m, attn, ff):
+        with torch.no_grad():
+            for mod in m.modules():
+                if isinstance(mod, (OGatedCrossAttentionBlock, LGatedCrossAttentionBlock)):
+                    mod.attn_gate.fill_(attn)
+                    mod.ff_gate.fill_(ff)
 
 
-def set_gates(m, attn, ff):
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, (OGatedCrossAttentionBlock, LGatedCrossAttentionBlock)):
-                mod.attn_gate.fill_(attn)
-                mod.ff_gate.fill_(ff)
+    class Group:
+        def __init__(self, out, prefix):
+            self.out, self.prefix = out, prefix
+
+        def put(self, **kw):
+            for k, v in kw.items():
+                self.out[self.prefix + "." + k] = v
+
+        def params(self, module):
+            for n, p in module.named_parameters():
+                self.out[self.prefix + ".p." + n] = p.detach().clone()
+
+        def grads(self, module):
+            self.out.update({k: v.clone() for k, v in grads(self.prefix + ".g.", module.named_parameters()).items()})
+
+        def backward(self, y):
+            r = torch.randn(y.shape)
+            self.put(r=r)
+            (y * r).sum().backward()
 
 
-class Group:
-    def __init__(self, out, prefix):
-        self.out, self.prefix = out, prefix
+    D = 16
 
-    def put(self, **kw):
-        for k, v in kw.items():
-            self.out[self.prefix + "." + k] = v
-
-    def params(self, module):
-        for n, p in module.named_parameters():
-            self.out[self.prefix + ".p." + n] = p.detach().clone()
-
-    def grads(self, module):
-        self.out.update({k: v.clone() for k, v in grads(self.prefix + ".g.", module.named_parameters()).items()})
-
-    def backward(self, y):
-        r = torch.randn(y.shape)
-        self.put(r=r)
-        (y * r).sum().backward()
-
-
-D = 16
-
-# resampler
-torch.manual_seed(1)
-res = {}
-g = Group(res, "o")
-m = OPerceiverResampler(dim=D, depth=2, dim_head=8, heads=2, num_latents=3, max_num_media=3, max_num_frames=3)
-randomize(m)
-g.params(m)
-x = torch.randn(2, 2, 2, 3, D, requires_grad=True)
-y = m(x)
-g.backward(y)
-g.put(x=x, y=y, dx=x.grad)
-g.grads(m)
-
-g = Group(res, "o_plain")
-m = OPerceiverResampler(dim=D, depth=2, dim_head=8, heads=2, num_latents=3)
-randomize(m)
-g.params(m)
-x = torch.randn(1, 2, 1, 5, D, requires_grad=True)
-y = m(x)
-g.backward(y)
-g.put(x=x, y=y, dx=x.grad)
-g.grads(m)
-
-m = LPerceiverResampler(dim=D, depth=2, dim_head=8, heads=2, num_latents=3, num_media_embeds=4)
-randomize(m)
-for tag, shape in (("l4", (2, 3, 4, D)), ("l3", (2, 4, D))):
-    g = Group(res, tag)
-    m.zero_grad()
+    # resampler
+    torch.manual_seed(1)
+    res = {}
+    g = Group(res, "o")
+    m = OPerceiverResampler(dim=D, depth=2, dim_head=8, heads=2, num_latents=3, max_num_media=3, max_num_frames=3)
+    randomize(m)
     g.params(m)
-    x = torch.randn(*shape, requires_grad=True)
+    x = torch.randn(2, 2, 2, 3, D, requires_grad=True)
     y = m(x)
     g.backward(y)
     g.put(x=x, y=y, dx=x.grad)
     g.grads(m)
-save("resampler/testdata/resampler.safetensors", res)
 
-# gating
-torch.manual_seed(2)
-gat = {}
-# t <img> t t <img> t t   |   <img> t <img> t <img> t t  (three <image> tokens, two media)
-LOC = torch.tensor([[0, 1, 0, 0, 1, 0, 0], [1, 0, 1, 0, 1, 0, 0]], dtype=torch.bool)
-DV, TI, N = 12, 2, 3
-
-
-def block_case(tag, blk, dv, cached=False):
-    g = Group(gat, tag)
-    randomize(blk)
-    set_gates(blk, 0.7, -0.4)
-    g.params(blk)
-    tt = 2 if cached else LOC.shape[1]
-    x = torch.randn(2, tt, D, requires_grad=True)
-    media = torch.randn(2, TI, N, dv, requires_grad=True)
-    if cached:
-        loc = torch.tensor([[0, 1, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 0]], dtype=torch.bool)
-        y = blk(x, media, media_locations=loc, use_cached_media=True)
-    else:
-        loc = LOC
-        y = blk(x, media, media_locations=loc)
+    g = Group(res, "o_plain")
+    m = OPerceiverResampler(dim=D, depth=2, dim_head=8, heads=2, num_latents=3)
+    randomize(m)
+    g.params(m)
+    x = torch.randn(1, 2, 1, 5, D, requires_grad=True)
+    y = m(x)
     g.backward(y)
-    g.put(x=x, media=media, locations=loc.long(), y=y, dx=x.grad, dmedia=media.grad)
-    g.grads(blk)
+    g.put(x=x, y=y, dx=x.grad)
+    g.grads(m)
+
+    m = LPerceiverResampler(dim=D, depth=2, dim_head=8, heads=2, num_latents=3, num_media_embeds=4)
+    randomize(m)
+    for tag, shape in (("l4", (2, 3, 4, D)), ("l3", (2, 4, D))):
+        g = Group(res, tag)
+        m.zero_grad()
+        g.params(m)
+        x = torch.randn(*shape, requires_grad=True)
+        y = m(x)
+        g.backward(y)
+        g.put(x=x, y=y, dx=x.grad)
+        g.grads(m)
+    save("resampler/testdata/resampler.safetensors", res)
+
+    # gating
+    torch.manual_seed(2)
+    gat = {}
+    # t <img> t t <img> t t   |   <img> t <img> t <img> t t  (three <image> tokens, two media)
+    LOC = torch.tensor([[0, 1, 0, 0, 1, 0, 0], [1, 0, 1, 0, 1, 0, 0]], dtype=torch.bool)
+    DV, TI, N = 12, 2, 3
 
 
-block_case("o_imm", OGatedCrossAttentionBlock(dim=D, dim_visual=DV, dim_head=8, heads=2), DV)
-block_case("o_all", OGatedCrossAttentionBlock(dim=D, dim_visual=DV, dim_head=8, heads=2,
-                                              only_attend_immediate_media=False), DV)
-block_case("o_cached", OGatedCrossAttentionBlock(dim=D, dim_visual=DV, dim_head=8, heads=2), DV, cached=True)
-block_case("l_imm", LGatedCrossAttentionBlock(dim=D, dim_head=8, heads=2), D)
-block_case("l_all", LGatedCrossAttentionBlock(dim=D, dim_head=8, heads=2, only_attend_immediate_media=False), D)
+    def block_case(tag, blk, dv, cached=False):
+        g = Group(gat, tag)
+        randomize(blk)
+        set_gates(blk, 0.7, -0.4)
+        g.params(blk)
+        tt = 2 if cached else LOC.shape[1]
+        x = torch.randn(2, tt, D, requires_grad=True)
+        media = torch.randn(2, TI, N, dv, requires_grad=True)
+        if cached:
+            loc = torch.tensor([[0, 1, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 0]], dtype=torch.bool)
+            y = blk(x, media, media_locations=loc, use_cached_media=True)
+        else:
+            loc = LOC
+            y = blk(x, media, media_locations=loc)
+        g.backward(y)
+        g.put(x=x, media=media, locations=loc.long(), y=y, dx=x.grad, dmedia=media.grad)
+        g.grads(blk)
 
-# A frozen 4-layer LM, wrapped by each reference's placement rule.
-lm = nn.ModuleList([OPTDecoderLayer(D, 2) for _ in range(4)])
-randomize(lm)
-for p in lm.parameters():
-    p.requires_grad_(False)
-x0 = torch.randn(2, LOC.shape[1], D)
-media0 = torch.randn(2, TI, N, D)
 
-g = Group(gat, "stack_o")
-every = 2
-o_model = nn.Module()  # holds the LM's decoder-layer list, as model.decoder does in OPT
-o_model.layers = nn.ModuleList([
-    FlamingoLayer(OGatedCrossAttentionBlock(dim=D, dim_visual=D, dim_head=8, heads=2)
-                  if (i + 1) % every == 0 else None, lm[i]) for i in range(4)])
-o_layers = o_model.layers
-randomize(nn.ModuleList([l.gated_cross_attn_layer for l in o_layers if l.gated_cross_attn_layer is not None]))
-set_gates(o_layers, 0.5, 0.3)
-g.params(o_model)
-x = x0.clone().requires_grad_(True)
-media = media0.clone().requires_grad_(True)
-h = x
-for layer in o_layers:
-    h = layer(h, media, LOC)
-g.backward(h)
-g.put(x=x, media=media, locations=LOC.long(), y=h, dx=x.grad, dmedia=media.grad)
-g.grads(o_model)
+    block_case("o_imm", OGatedCrossAttentionBlock(dim=D, dim_visual=DV, dim_head=8, heads=2), DV)
+    block_case("o_all", OGatedCrossAttentionBlock(dim=D, dim_visual=DV, dim_head=8, heads=2,
+                                                  only_attend_immediate_media=False), DV)
+    block_case("o_cached", OGatedCrossAttentionBlock(dim=D, dim_visual=DV, dim_head=8, heads=2), DV, cached=True)
+    block_case("l_imm", LGatedCrossAttentionBlock(dim=D, dim_head=8, heads=2), D)
+    block_case("l_all", LGatedCrossAttentionBlock(dim=D, dim_head=8, heads=2, only_attend_immediate_media=False), D)
 
-g = Group(gat, "stack_l")
-every = 3
-l_model = nn.Module()  # FlamingoPaLM's layers attribute
-l_model.layers = nn.ModuleList([
-    nn.ModuleList([lm[i], LGatedCrossAttentionBlock(dim=D, dim_head=8, heads=2)
-                   if not (i % every) else None]) for i in range(4)])
-l_layers = l_model.layers
-randomize(nn.ModuleList([blk for _, blk in l_layers if blk is not None]))
-set_gates(l_layers, -0.6, 0.8)
-g.params(l_model)
-x = x0.clone().requires_grad_(True)
-media = media0.clone().requires_grad_(True)
-h = x
-for layer, blk in l_layers:
-    h = layer(h)
-    if blk is not None:
-        h = blk(h, media, media_locations=LOC)
-g.backward(h)
-g.put(x=x, media=media, locations=LOC.long(), y=h, dx=x.grad, dmedia=media.grad)
-g.grads(l_model)
-save("gating/testdata/gating.safetensors", gat)
+    # A frozen 4-layer LM, wrapped by each reference's placement rule.
+    lm = nn.ModuleList([OPTDecoderLayer(D, 2) for _ in range(4)])
+    randomize(lm)
+    for p in lm.parameters():
+        p.requires_grad_(False)
+    x0 = torch.randn(2, LOC.shape[1], D)
+    media0 = torch.randn(2, TI, N, D)
+
+    g = Group(gat, "stack_o")
+    every = 2
+    o_model = nn.Module()  # holds the LM's decoder-layer list, as model.decoder does in OPT
+    o_model.layers = nn.ModuleList([
+        FlamingoLayer(OGatedCrossAttentionBlock(dim=D, dim_visual=D, dim_head=8, heads=2)
+                      if (i + 1) % every == 0 else None, lm[i]) for i in range(4)])
+    o_layers = o_model.layers
+    randomize(nn.ModuleList([l.gated_cross_attn_layer for l in o_layers if l.gated_cross_attn_layer is not None]))
+    set_gates(o_layers, 0.5, 0.3)
+    g.params(o_model)
+    x = x0.clone().requires_grad_(True)
+    media = media0.clone().requires_grad_(True)
+    h = x
+    for layer in o_layers:
+        h = layer(h, media, LOC)
+    g.backward(h)
+    g.put(x=x, media=media, locations=LOC.long(), y=h, dx=x.grad, dmedia=media.grad)
+    g.grads(o_model)
+
+    g = Group(gat, "stack_l")
+    every = 3
+    l_model = nn.Module()  # FlamingoPaLM's layers attribute
+    l_model.layers = nn.ModuleList([
+        nn.ModuleList([lm[i], LGatedCrossAttentionBlock(dim=D, dim_head=8, heads=2)
+                       if not (i % every) else None]) for i in range(4)])
+    l_layers = l_model.layers
+    randomize(nn.ModuleList([blk for _, blk in l_layers if blk is not None]))
+    set_gates(l_layers, -0.6, 0.8)
+    g.params(l_model)
+    x = x0.clone().requires_grad_(True)
+    media = media0.clone().requires_grad_(True)
+    h = x
+    for layer, blk in l_layers:
+        h = layer(h)
+        if blk is not None:
+            h = blk(h, media, media_locations=LOC)
+    g.backward(h)
+    g.put(x=x, media=media, locations=LOC.long(), y=h, dx=x.grad, dmedia=media.grad)
+    g.grads(l_model)
+    save("gating/testdata/gating.safetensors", gat)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "bench":
+        bench()
+    else:
+        goldens()

@@ -302,119 +302,123 @@ def bench():
     print("Greedy 20 words, encoder_att once per image         %.1f" % median_ms(lambda: greedy(True)))
 
 
-if len(sys.argv) > 1 and sys.argv[1] == "bench":
-    bench()
-    sys.exit(0)
+def goldens():
+    torch.manual_seed(0)
+    out = {}
 
-torch.manual_seed(0)
-out = {}
-
-# Tiny sizes: Denc 6, A 5, E 4, H 7, V 11, a 2x3 grid, 4 captions of distinct
-# lengths (incl. <start> and <end>) in unsorted order.
-DENC, A, E, H, V = 6, 5, 4, 7, 11
-lengths = [4, 6, 2, 5]
-B = len(lengths)
+    # Tiny sizes: Denc 6, A 5, E 4, H 7, V 11, a 2x3 grid, 4 captions of distinct
+    # lengths (incl. <start> and <end>) in unsorted order.
+    DENC, A, E, H, V = 6, 5, 4, 7, 11
+    lengths = [4, 6, 2, 5]
+    B = len(lengths)
 
 
-def make_batch():
-    enc = torch.randn(B, 2, 3, DENC, requires_grad=True)
-    caps = torch.zeros(B, max(lengths), dtype=torch.long)
-    for i, n in enumerate(lengths):
-        caps[i, :n] = torch.randint(1, V, (n,))
-    return enc, caps, torch.tensor(lengths).unsqueeze(1)
+    def make_batch():
+        enc = torch.randn(B, 2, 3, DENC, requires_grad=True)
+        caps = torch.zeros(B, max(lengths), dtype=torch.long)
+        for i, n in enumerate(lengths):
+            caps[i, :n] = torch.randint(1, V, (n,))
+        return enc, caps, torch.tensor(lengths).unsqueeze(1)
 
 
-def params(prefix, module):
-    for n, p in module.named_parameters():
-        out[prefix + ".p." + n] = p.detach().clone()
+    def params(prefix, module):
+        for n, p in module.named_parameters():
+            out[prefix + ".p." + n] = p.detach().clone()
 
 
-for tag, paper in [("tutorial", False), ("paper", True)]:
-    dec = DecoderWithAttention(A, E, H, V, encoder_dim=DENC, paper=paper)
-    with torch.no_grad():  # make the fc bias non-zero so that its gradient path is tested with a real value
-        dec.fc.bias.uniform_(-0.1, 0.1)
-    dec.eval()
-    params(tag, dec)
-    enc, caps, caplens = make_batch()
-    predictions, caps_sorted, decode_lengths, alphas, sort_ind = dec(enc, caps, caplens)
-    if paper:
-        (loss, ce, reg), (aloss, ace, areg) = paper_losses(predictions, caps_sorted, decode_lengths, alphas)
-        out.update({tag + ".arctic_loss": aloss, tag + ".arctic_ce": ace, tag + ".arctic_reg": areg})
+    for tag, paper in [("tutorial", False), ("paper", True)]:
+        dec = DecoderWithAttention(A, E, H, V, encoder_dim=DENC, paper=paper)
+        with torch.no_grad():  # make the fc bias non-zero so that its gradient path is tested with a real value
+            dec.fc.bias.uniform_(-0.1, 0.1)
+        dec.eval()
+        params(tag, dec)
+        enc, caps, caplens = make_batch()
+        predictions, caps_sorted, decode_lengths, alphas, sort_ind = dec(enc, caps, caplens)
+        if paper:
+            (loss, ce, reg), (aloss, ace, areg) = paper_losses(predictions, caps_sorted, decode_lengths, alphas)
+            out.update({tag + ".arctic_loss": aloss, tag + ".arctic_ce": ace, tag + ".arctic_reg": areg})
+        else:
+            loss, ce, reg = tutorial_loss(predictions, caps_sorted, decode_lengths, alphas)
+        loss.backward()
+        out.update({tag + ".enc": enc, tag + ".caps": caps, tag + ".caplens": caplens.squeeze(1),
+                    tag + ".predictions": predictions, tag + ".alphas": alphas, tag + ".sort_ind": sort_ind,
+                    tag + ".decode_lengths": torch.tensor(decode_lengths), tag + ".loss": loss, tag + ".ce": ce,
+                    tag + ".reg": reg, tag + ".denc": enc.grad})
+        out.update(grads(tag + ".g.", dec.named_parameters()))
+
+    # Beam search and greedy decoding on small tutorial models with 8 words and
+    # sharpened word scores: "beam" (3 images; greedy and beam differ on two),
+    # "open" (no caption ever reaches <end>: the 51-step limit and the best live
+    # beam, issue #142).
+    word_map = {"a": 1, "b": 2, "c": 3, "d": 4, "<unk>": 5, "<start>": 6, "<end>": 7, "<pad>": 0}
+    for tag, seed, scale, n in [("beam", 3, 20., 3), ("open", 5, 10., 1)]:
+        torch.manual_seed(seed)
+        dec = DecoderWithAttention(5, 4, 7, len(word_map), encoder_dim=DENC).eval()
+        with torch.no_grad():
+            dec.fc.weight.mul_(scale)
+            dec.embedding.weight.mul_(scale)
+        params(tag, dec)
+        imgs = torch.randn(n, 2, 3, DENC)
+        out[tag + ".enc"] = imgs
+        for k, name in [(3, "beam"), (1, "greedy")]:
+            for i in range(n):
+                seq, alph, score, complete = beam_search(dec, imgs[i:i + 1], word_map, beam_size=k)
+                pre = "%s.%s%d." % (tag, name, i)
+                out.update({pre + "seq": torch.tensor(seq), pre + "alphas": alph[1:], pre + "score": torch.tensor(score),
+                            pre + "complete": torch.tensor(int(complete))})
+
+    # Corpus BLEU on random corpora over a 6-word vocabulary (so n-grams match),
+    # 1 to 3 references of 0 to 9 words per hypothesis; case 3 has no 4-gram match.
+    g = torch.Generator().manual_seed(1)
+
+
+    def words(n):
+        return torch.randint(1, 7, (n,), generator=g).tolist()
+
+
+    def flat(prefix, seqs):
+        out[prefix + "_ids"] = torch.tensor([w for s in seqs for w in s] or [0])[:sum(map(len, seqs))]
+        out[prefix + "_len"] = torch.tensor([len(s) for s in seqs])
+
+
+    cases = []
+    for c in range(3):
+        n = 5 + 3 * c
+        hyps = [words(int(torch.randint(0, 10, (1,), generator=g))) for _ in range(n)]
+        refs = [[words(int(torch.randint(1, 10, (1,), generator=g))) for _ in range(int(torch.randint(1, 4, (1,), generator=g)))]
+                for _ in range(n)]
+        cases.append((hyps, refs))
+    cases.append(([[1, 2, 3], [4, 5]], [[[1, 2, 4, 3]], [[5, 4], [4, 5, 6]]]))
+    for c, (hyps, refs) in enumerate(cases):
+        pre = "bleu.%d." % c
+        flat(pre + "hyp", hyps)
+        flat(pre + "ref", [r for rs in refs for r in rs])
+        out[pre + "nref"] = torch.tensor([len(rs) for rs in refs])
+        out[pre + "score"] = torch.tensor([corpus_bleu(refs, hyps, (1. / n,) * n) for n in range(1, 5)],
+                                          dtype=torch.float64)
+
+    save("lstmcaption/testdata/lstmcaption.safetensors", out, {"torch": torch.__version__})
+
+    # The tutorial's word map (utils.py: create_input_files) for a few captions,
+    # min_word_freq 1, written by json.dump.
+    captions = [["a", "red", "circle"], ["a", "blue", "café", "left", "of", "a", "red", "circle"],
+                ["there", "is", "a", "blue", "café"], ["a", "\"quoted\"", "word", "\"quoted\""]]
+    word_freq = Counter()
+    for c in captions:
+        word_freq.update(c)
+    words_kept = [w for w in word_freq.keys() if word_freq[w] > 1]
+    word_map = {k: v + 1 for v, k in enumerate(words_kept)}
+    word_map['<unk>'] = len(word_map) + 1
+    word_map['<start>'] = len(word_map) + 1
+    word_map['<end>'] = len(word_map) + 1
+    word_map['<pad>'] = 0
+    with open(os.path.join(ROOT, "lstmcaption/testdata/WORDMAP_test.json"), 'w') as j:
+        json.dump(word_map, j)
+    print("wrote lstmcaption/testdata/WORDMAP_test.json")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "bench":
+        bench()
     else:
-        loss, ce, reg = tutorial_loss(predictions, caps_sorted, decode_lengths, alphas)
-    loss.backward()
-    out.update({tag + ".enc": enc, tag + ".caps": caps, tag + ".caplens": caplens.squeeze(1),
-                tag + ".predictions": predictions, tag + ".alphas": alphas, tag + ".sort_ind": sort_ind,
-                tag + ".decode_lengths": torch.tensor(decode_lengths), tag + ".loss": loss, tag + ".ce": ce,
-                tag + ".reg": reg, tag + ".denc": enc.grad})
-    out.update(grads(tag + ".g.", dec.named_parameters()))
-
-# Beam search and greedy decoding on small tutorial models with 8 words and
-# sharpened word scores: "beam" (3 images; greedy and beam differ on two),
-# "open" (no caption ever reaches <end>: the 51-step limit and the best live
-# beam, issue #142).
-word_map = {"a": 1, "b": 2, "c": 3, "d": 4, "<unk>": 5, "<start>": 6, "<end>": 7, "<pad>": 0}
-for tag, seed, scale, n in [("beam", 3, 20., 3), ("open", 5, 10., 1)]:
-    torch.manual_seed(seed)
-    dec = DecoderWithAttention(5, 4, 7, len(word_map), encoder_dim=DENC).eval()
-    with torch.no_grad():
-        dec.fc.weight.mul_(scale)
-        dec.embedding.weight.mul_(scale)
-    params(tag, dec)
-    imgs = torch.randn(n, 2, 3, DENC)
-    out[tag + ".enc"] = imgs
-    for k, name in [(3, "beam"), (1, "greedy")]:
-        for i in range(n):
-            seq, alph, score, complete = beam_search(dec, imgs[i:i + 1], word_map, beam_size=k)
-            pre = "%s.%s%d." % (tag, name, i)
-            out.update({pre + "seq": torch.tensor(seq), pre + "alphas": alph[1:], pre + "score": torch.tensor(score),
-                        pre + "complete": torch.tensor(int(complete))})
-
-# Corpus BLEU on random corpora over a 6-word vocabulary (so n-grams match),
-# 1 to 3 references of 0 to 9 words per hypothesis; case 3 has no 4-gram match.
-g = torch.Generator().manual_seed(1)
-
-
-def words(n):
-    return torch.randint(1, 7, (n,), generator=g).tolist()
-
-
-def flat(prefix, seqs):
-    out[prefix + "_ids"] = torch.tensor([w for s in seqs for w in s] or [0])[:sum(map(len, seqs))]
-    out[prefix + "_len"] = torch.tensor([len(s) for s in seqs])
-
-
-cases = []
-for c in range(3):
-    n = 5 + 3 * c
-    hyps = [words(int(torch.randint(0, 10, (1,), generator=g))) for _ in range(n)]
-    refs = [[words(int(torch.randint(1, 10, (1,), generator=g))) for _ in range(int(torch.randint(1, 4, (1,), generator=g)))]
-            for _ in range(n)]
-    cases.append((hyps, refs))
-cases.append(([[1, 2, 3], [4, 5]], [[[1, 2, 4, 3]], [[5, 4], [4, 5, 6]]]))
-for c, (hyps, refs) in enumerate(cases):
-    pre = "bleu.%d." % c
-    flat(pre + "hyp", hyps)
-    flat(pre + "ref", [r for rs in refs for r in rs])
-    out[pre + "nref"] = torch.tensor([len(rs) for rs in refs])
-    out[pre + "score"] = torch.tensor([corpus_bleu(refs, hyps, (1. / n,) * n) for n in range(1, 5)],
-                                      dtype=torch.float64)
-
-save("lstmcaption/testdata/lstmcaption.safetensors", out, {"torch": torch.__version__})
-
-# The tutorial's word map (utils.py: create_input_files) for a few captions,
-# min_word_freq 1, written by json.dump.
-captions = [["a", "red", "circle"], ["a", "blue", "café", "left", "of", "a", "red", "circle"],
-            ["there", "is", "a", "blue", "café"], ["a", "\"quoted\"", "word", "\"quoted\""]]
-word_freq = Counter()
-for c in captions:
-    word_freq.update(c)
-words_kept = [w for w in word_freq.keys() if word_freq[w] > 1]
-word_map = {k: v + 1 for v, k in enumerate(words_kept)}
-word_map['<unk>'] = len(word_map) + 1
-word_map['<start>'] = len(word_map) + 1
-word_map['<end>'] = len(word_map) + 1
-word_map['<pad>'] = 0
-with open(os.path.join(ROOT, "lstmcaption/testdata/WORDMAP_test.json"), 'w') as j:
-    json.dump(word_map, j)
-print("wrote lstmcaption/testdata/WORDMAP_test.json")
+        goldens()

@@ -443,112 +443,116 @@ def bench(quick):
     print("TrainStep/stage1 B=2 T=32 %6.1f" % median_ms(stage1, 3))
 
 
-if len(sys.argv) > 1 and sys.argv[1] == "bench":
-    bench(len(sys.argv) > 2 and sys.argv[2] == "quick")
-    sys.exit(0)
+def goldens():
+    # ---------------------------------------------------------------- forward goldens
+    torch.manual_seed(0)
+    c = Cfg(D=16, L=3, H=4, I=32, freq=2, W=12, Q=3, V=31, P=16, E=8, lm=20)
+    m = Model(c)
+    randomize(m, 1)
+    names = list(m.state_dict().keys())
+    out = {"hf." + n: v.clone() for n, v in m.state_dict().items()}
 
-# ---------------------------------------------------------------- forward goldens
-torch.manual_seed(0)
-c = Cfg(D=16, L=3, H=4, I=32, freq=2, W=12, Q=3, V=31, P=16, E=8, lm=20)
-m = Model(c)
-randomize(m, 1)
-names = list(m.state_dict().keys())
-out = {"hf." + n: v.clone() for n, v in m.state_dict().items()}
+    B, N, T = 3, 5, 5
+    image = torch.randn(B, N, c.W)
+    image_mask = torch.ones(B, N)
+    image_mask[2, 3:] = 0
+    text_mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [1, 1, 1, 0, 0]], dtype=torch.float32)
+    ids = torch.randint(3, c.V - 1, (B, T))
+    ids[:, 0] = 1
+    ids[0, 4], ids[1, 3], ids[2, 2] = 2, 2, 2
+    ids[text_mask == 0] = 0
+    out.update(image=image, image_mask=image_mask, ids=ids, text_mask=text_mask)
 
-B, N, T = 3, 5, 5
-image = torch.randn(B, N, c.W)
-image_mask = torch.ones(B, N)
-image_mask[2, 3:] = 0
-text_mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [1, 1, 1, 0, 0]], dtype=torch.float32)
-ids = torch.randint(3, c.V - 1, (B, T))
-ids[:, 0] = 1
-ids[0, 4], ids[1, 3], ids[2, 2] = 2, 2, 2
-ids[text_mask == 0] = 0
-out.update(image=image, image_mask=image_mask, ids=ids, text_mask=text_mask)
+    am = torch.cat([torch.ones(B, c.Q), text_mask], 1)
+    S = c.Q + T
+    isq = torch.arange(S) < c.Q
+    unimodal = (isq[:, None] == isq[None, :]).float()[None] * am[:, None, :]
+    for mode in ["unimodal", "bidirectional", "causal"]:
+        zero_grads(m)
+        img = image.clone().requires_grad_()
+        kw = dict(input_ids=ids, query_embeds=m.queries(B), attention_mask=am, image=img, image_mask=image_mask)
+        if mode == "unimodal":
+            y, _ = m.bert(keep=unimodal, **kw)
+            # One pass under the unimodal mask is LAVIS's two separate ITC passes.
+            yq, _ = m.bert(query_embeds=m.queries(B), image=image, image_mask=image_mask)
+            yt, _ = m.bert(input_ids=ids, attention_mask=text_mask)
+            assert torch.allclose(y, torch.cat([yq, yt], 1), atol=1e-5), "unimodal pass != two passes"
+            out["query_only.y"], out["text_only.y"] = yq.detach(), yt.detach()
+        else:
+            y, _ = m.bert(is_decoder=(mode == "causal"), **kw)
+        r = torch.randn(y.shape)
+        (y * r).sum().backward()
+        out.update({mode + ".y": y, mode + ".r": r, mode + ".dimage": img.grad})
+        out.update(grads_by_name(m, mode + ".g.", names))
 
-am = torch.cat([torch.ones(B, c.Q), text_mask], 1)
-S = c.Q + T
-isq = torch.arange(S) < c.Q
-unimodal = (isq[:, None] == isq[None, :]).float()[None] * am[:, None, :]
-for mode in ["unimodal", "bidirectional", "causal"]:
+    # InstructBLIP: queries + instruction, bidirectional, query outputs kept, language_projection.
+    zero_grads(m)
+    out.update({"instruct.p." + instruct_name(n): v.clone() for n, v in m.state_dict().items()
+                if not n.startswith(("cls.", "vision_projection.", "text_projection.", "itm_head.", "temp"))})
+    iids = torch.tensor([[1, 7, 8, 9, 2, 0], [1, 10, 2, 0, 0, 0], [1, 11, 12, 13, 14, 2]])
+    imask = (iids != 0).float()
+    img = image.clone().requires_grad_()
+    h, _ = m.bert(input_ids=iids, query_embeds=m.queries(B), attention_mask=torch.cat([torch.ones(B, c.Q), imask], 1),
+                  image=img, image_mask=image_mask)
+    q = h[:, :c.Q]
+    proj = m.language_projection(q)
+    r = torch.randn(proj.shape)
+    (proj * r).sum().backward()
+    out.update({"instruct.ids": iids, "instruct.text_mask": imask, "instruct.y": q, "instruct.proj": proj,
+                "instruct.r": r, "instruct.dimage": img.grad})
+    out.update({"instruct.g." + instruct_name(k[len("tmp."):]): v for k, v in grads_by_name(m, "tmp.", names).items()})
+
+    with torch.no_grad():
+        out["generate.ids"] = torch.tensor(
+            [(s + [-1] * 6)[:6] for s in greedy(m, image, image_mask, max_len=6, eos=2)])  # -1 pads the ragged rows
+    save("qformer/testdata/forward.safetensors", out)
+
+    # ---------------------------------------------------------------- loss goldens
+    torch.manual_seed(1)
+    m = Model(c)
+    randomize(m, 2)
+    out = {"lavis." + lavis_name(n): v.clone() for n, v in m.state_dict().items()}
+    out["lavis.Qformer.bert.embeddings.position_ids"] = torch.arange(c.P)[None]
+    out["lavis.ln_vision.weight"] = torch.ones(c.W)
+    out["lavis.visual_encoder.cls_token"] = torch.zeros(1, 1, c.W)
+
+    B = 4
+    image = torch.randn(B, N, c.W)
+    text_mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], dtype=torch.float32)
+    ids = torch.randint(3, c.V - 1, (B, T))
+    ids[:, 0] = 1
+    ids[text_mask == 0] = 0
+    out.update(image=image, ids=ids, text_mask=text_mask)
+
+    torch.manual_seed(2)
+    negatives = None
+    for tag in ["itc", "itm", "itg", "total"]:
+        zero_grads(m)
+        img = image.clone().requires_grad_()
+        li, lm_, lg, ex = lavis_losses(m, img, ids, text_mask, negatives)
+        if negatives is None:
+            negatives = (ex["neg_images"].tolist(), ex["neg_texts"].tolist())
+            out.update(w_t2i=ex["w_t2i"], w_i2t=ex["w_i2t"], neg_images=ex["neg_images"], neg_texts=ex["neg_texts"],
+                       sim_i2t=ex["sim_i2t"], sim_t2i=ex["sim_t2i"], itm_logits=ex["itm_logits"])
+        loss = {"itc": li, "itm": lm_, "itg": lg, "total": li + lm_ + lg}[tag]
+        loss.backward()
+        out.update({tag + ".value": loss, tag + ".dimage": img.grad})
+        out.update(grads_by_name(m, tag + ".g.", names))
+    print("negatives (images, texts):", negatives)
+
+    image_ids = torch.tensor([7, 3, 7, 5])
     zero_grads(m)
     img = image.clone().requires_grad_()
-    kw = dict(input_ids=ids, query_embeds=m.queries(B), attention_mask=am, image=img, image_mask=image_mask)
-    if mode == "unimodal":
-        y, _ = m.bert(keep=unimodal, **kw)
-        # One pass under the unimodal mask is LAVIS's two separate ITC passes.
-        yq, _ = m.bert(query_embeds=m.queries(B), image=image, image_mask=image_mask)
-        yt, _ = m.bert(input_ids=ids, attention_mask=text_mask)
-        assert torch.allclose(y, torch.cat([yq, yt], 1), atol=1e-5), "unimodal pass != two passes"
-        out["query_only.y"], out["text_only.y"] = yq.detach(), yt.detach()
+    li, _, _, ex = lavis_losses(m, img, ids, text_mask, negatives, image_ids=image_ids)
+    li.backward()
+    out.update({"image_ids": image_ids, "ids_itc.value": li, "ids_itc.dimage": img.grad,
+                "ids_w_t2i": ex["w_t2i"], "ids_w_i2t": ex["w_i2t"]})
+    out.update(grads_by_name(m, "ids_itc.g.", names))
+    save("qformer/testdata/losses.safetensors", out)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "bench":
+        bench(len(sys.argv) > 2 and sys.argv[2] == "quick")
     else:
-        y, _ = m.bert(is_decoder=(mode == "causal"), **kw)
-    r = torch.randn(y.shape)
-    (y * r).sum().backward()
-    out.update({mode + ".y": y, mode + ".r": r, mode + ".dimage": img.grad})
-    out.update(grads_by_name(m, mode + ".g.", names))
-
-# InstructBLIP: queries + instruction, bidirectional, query outputs kept, language_projection.
-zero_grads(m)
-out.update({"instruct.p." + instruct_name(n): v.clone() for n, v in m.state_dict().items()
-            if not n.startswith(("cls.", "vision_projection.", "text_projection.", "itm_head.", "temp"))})
-iids = torch.tensor([[1, 7, 8, 9, 2, 0], [1, 10, 2, 0, 0, 0], [1, 11, 12, 13, 14, 2]])
-imask = (iids != 0).float()
-img = image.clone().requires_grad_()
-h, _ = m.bert(input_ids=iids, query_embeds=m.queries(B), attention_mask=torch.cat([torch.ones(B, c.Q), imask], 1),
-              image=img, image_mask=image_mask)
-q = h[:, :c.Q]
-proj = m.language_projection(q)
-r = torch.randn(proj.shape)
-(proj * r).sum().backward()
-out.update({"instruct.ids": iids, "instruct.text_mask": imask, "instruct.y": q, "instruct.proj": proj,
-            "instruct.r": r, "instruct.dimage": img.grad})
-out.update({"instruct.g." + instruct_name(k[len("tmp."):]): v for k, v in grads_by_name(m, "tmp.", names).items()})
-
-with torch.no_grad():
-    out["generate.ids"] = torch.tensor(
-        [(s + [-1] * 6)[:6] for s in greedy(m, image, image_mask, max_len=6, eos=2)])  # -1 pads the ragged rows
-save("qformer/testdata/forward.safetensors", out)
-
-# ---------------------------------------------------------------- loss goldens
-torch.manual_seed(1)
-m = Model(c)
-randomize(m, 2)
-out = {"lavis." + lavis_name(n): v.clone() for n, v in m.state_dict().items()}
-out["lavis.Qformer.bert.embeddings.position_ids"] = torch.arange(c.P)[None]
-out["lavis.ln_vision.weight"] = torch.ones(c.W)
-out["lavis.visual_encoder.cls_token"] = torch.zeros(1, 1, c.W)
-
-B = 4
-image = torch.randn(B, N, c.W)
-text_mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], dtype=torch.float32)
-ids = torch.randint(3, c.V - 1, (B, T))
-ids[:, 0] = 1
-ids[text_mask == 0] = 0
-out.update(image=image, ids=ids, text_mask=text_mask)
-
-torch.manual_seed(2)
-negatives = None
-for tag in ["itc", "itm", "itg", "total"]:
-    zero_grads(m)
-    img = image.clone().requires_grad_()
-    li, lm_, lg, ex = lavis_losses(m, img, ids, text_mask, negatives)
-    if negatives is None:
-        negatives = (ex["neg_images"].tolist(), ex["neg_texts"].tolist())
-        out.update(w_t2i=ex["w_t2i"], w_i2t=ex["w_i2t"], neg_images=ex["neg_images"], neg_texts=ex["neg_texts"],
-                   sim_i2t=ex["sim_i2t"], sim_t2i=ex["sim_t2i"], itm_logits=ex["itm_logits"])
-    loss = {"itc": li, "itm": lm_, "itg": lg, "total": li + lm_ + lg}[tag]
-    loss.backward()
-    out.update({tag + ".value": loss, tag + ".dimage": img.grad})
-    out.update(grads_by_name(m, tag + ".g.", names))
-print("negatives (images, texts):", negatives)
-
-image_ids = torch.tensor([7, 3, 7, 5])
-zero_grads(m)
-img = image.clone().requires_grad_()
-li, _, _, ex = lavis_losses(m, img, ids, text_mask, negatives, image_ids=image_ids)
-li.backward()
-out.update({"image_ids": image_ids, "ids_itc.value": li, "ids_itc.dimage": img.grad,
-            "ids_w_t2i": ex["w_t2i"], "ids_w_i2t": ex["w_i2t"]})
-out.update(grads_by_name(m, "ids_itc.g.", names))
-save("qformer/testdata/losses.safetensors", out)
+        goldens()

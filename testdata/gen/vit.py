@@ -22,7 +22,11 @@ from torch import nn
 from goldens import save
 
 IMAGE, PATCH, DIM, LAYERS, HEADS, HIDDEN, PROJ, EPS = 32, 8, 32, 3, 4, 64, 24, 1e-5
-if len(sys.argv) > 1 and sys.argv[1] == "bench":  # ViT-B/16
+
+
+def use_b16():
+    """Switches the module to CLIP ViT-B/16 size (224 px) for the models built afterwards."""
+    global IMAGE, PATCH, DIM, LAYERS, HEADS, HIDDEN, PROJ
     IMAGE, PATCH, DIM, LAYERS, HEADS, HIDDEN, PROJ = 224, 16, 768, 12, 12, 3072, 512
 
 
@@ -116,6 +120,7 @@ class CLIPVisionModelWithProjection(nn.Module):
 
 
 def bench():
+    use_b16()
     torch.set_num_threads(1)
     model = CLIPVisionModelWithProjection().eval()
     pixels = torch.randn(1, 3, IMAGE, IMAGE)
@@ -130,46 +135,50 @@ def bench():
     print("torch %s, 1 thread: CLIP ViT-B/16 forward, B=1, median %.1f ms" % (torch.__version__, sorted(ts)[5] * 1e3))
 
 
-if len(sys.argv) > 1 and sys.argv[1] == "bench":
-    bench()
-    sys.exit(0)
+def goldens():
+    torch.manual_seed(0)
+    model = CLIPVisionModelWithProjection()
+    with torch.no_grad():  # non-trivial norms, so that a swapped weight shows
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.add_(0.2 * torch.randn_like(p))
+    sd = model.state_dict()
+    save("encoder/testdata/vit_hf.safetensors", sd)
 
-torch.manual_seed(0)
-model = CLIPVisionModelWithProjection()
-with torch.no_grad():  # non-trivial norms, so that a swapped weight shows
-    for name, p in model.named_parameters():
-        if "norm" in name:
-            p.add_(0.2 * torch.randn_like(p))
-sd = model.state_dict()
-save("encoder/testdata/vit_hf.safetensors", sd)
-
-# The same weights under OpenAI / open_clip names.
-oa = {"visual.class_embedding": sd["vision_model.embeddings.class_embedding"],
-      "visual.positional_embedding": sd["vision_model.embeddings.position_embedding.weight"],
-      "visual.conv1.weight": sd["vision_model.embeddings.patch_embedding.weight"],
-      "visual.proj": sd["visual_projection.weight"].t()}
-for a, b in [("ln_pre", "pre_layrnorm"), ("ln_post", "post_layernorm")]:
-    for s in ("weight", "bias"):
-        oa["visual.%s.%s" % (a, s)] = sd["vision_model.%s.%s" % (b, s)]
-for i in range(LAYERS):
-    hf, op = "vision_model.encoder.layers.%d." % i, "visual.transformer.resblocks.%d." % i
-    for a, b in [("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"), ("attn.out_proj", "self_attn.out_proj"),
-                 ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")]:
+    # The same weights under OpenAI / open_clip names.
+    oa = {"visual.class_embedding": sd["vision_model.embeddings.class_embedding"],
+          "visual.positional_embedding": sd["vision_model.embeddings.position_embedding.weight"],
+          "visual.conv1.weight": sd["vision_model.embeddings.patch_embedding.weight"],
+          "visual.proj": sd["visual_projection.weight"].t()}
+    for a, b in [("ln_pre", "pre_layrnorm"), ("ln_post", "post_layernorm")]:
         for s in ("weight", "bias"):
-            oa[op + a + "." + s] = sd[hf + b + "." + s]
-    for s in ("weight", "bias"):
-        oa[op + "attn.in_proj_" + s] = torch.cat([sd[hf + "self_attn.%s_proj.%s" % (x, s)] for x in "qkv"])
-oa["logit_scale"] = torch.tensor(4.6052)  # a text-tower key the loader must skip
-save("encoder/testdata/vit_openai.safetensors", oa)
+            oa["visual.%s.%s" % (a, s)] = sd["vision_model.%s.%s" % (b, s)]
+    for i in range(LAYERS):
+        hf, op = "vision_model.encoder.layers.%d." % i, "visual.transformer.resblocks.%d." % i
+        for a, b in [("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"), ("attn.out_proj", "self_attn.out_proj"),
+                     ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")]:
+            for s in ("weight", "bias"):
+                oa[op + a + "." + s] = sd[hf + b + "." + s]
+        for s in ("weight", "bias"):
+            oa[op + "attn.in_proj_" + s] = torch.cat([sd[hf + "self_attn.%s_proj.%s" % (x, s)] for x in "qkv"])
+    oa["logit_scale"] = torch.tensor(4.6052)  # a text-tower key the loader must skip
+    save("encoder/testdata/vit_openai.safetensors", oa)
 
-pixels = torch.randn(2, 3, IMAGE, IMAGE, requires_grad=True)
-last, pooled, embeds, hidden = model(pixels)
-r1, r2, r3 = torch.randn_like(last), torch.randn_like(pooled), torch.randn_like(embeds)
-((last * r1).sum() + (pooled * r2).sum() + (embeds * r3).sum()).backward()
-out = {"pixels": pixels, "last_hidden_state": last, "pooler_output": pooled, "image_embeds": embeds,
-       "r_last": r1, "r_pooled": r2, "r_embeds": r3, "dpixels": pixels.grad}
-for i, h in enumerate(hidden):
-    out["hidden_states.%d" % i] = h
-for n, p in model.named_parameters():
-    out["grad." + n] = p.grad
-save("encoder/testdata/vit.safetensors", out)
+    pixels = torch.randn(2, 3, IMAGE, IMAGE, requires_grad=True)
+    last, pooled, embeds, hidden = model(pixels)
+    r1, r2, r3 = torch.randn_like(last), torch.randn_like(pooled), torch.randn_like(embeds)
+    ((last * r1).sum() + (pooled * r2).sum() + (embeds * r3).sum()).backward()
+    out = {"pixels": pixels, "last_hidden_state": last, "pooler_output": pooled, "image_embeds": embeds,
+           "r_last": r1, "r_pooled": r2, "r_embeds": r3, "dpixels": pixels.grad}
+    for i, h in enumerate(hidden):
+        out["hidden_states.%d" % i] = h
+    for n, p in model.named_parameters():
+        out["grad." + n] = p.grad
+    save("encoder/testdata/vit.safetensors", out)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "bench":
+        bench()
+    else:
+        goldens()

@@ -1,0 +1,11 @@
+package vlm
+
+// Recorded returns the outputs of the steps tp has recorded so far, for
+// tests that check where their storage comes from.
+func Recorded(tp *Tape) []*Tensor {
+	out := make([]*Tensor, len(tp.steps))
+	for i, s := range tp.steps {
+		out[i] = s.out
+	}
+	return out
+}
