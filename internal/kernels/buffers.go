@@ -64,3 +64,12 @@ func Recycle(b []float32) {
 	b = b[:cap(b)]
 	bufPools[c].Put(&b)
 }
+
+// SameArray reports whether a and b are slices of one underlying array
+// (views of each other's storage, or one slice twice).
+func SameArray(a, b []float32) bool {
+	if cap(a) == 0 || cap(b) == 0 {
+		return false
+	}
+	return &a[:cap(a)][cap(a)-1] == &b[:cap(b)][cap(b)-1]
+}
