@@ -73,8 +73,12 @@ func newData(cfg config) (*data, error) {
 	d := &data{}
 	d.train, _ = gen.Split(cfg.Train, 0, base)
 	_, held := gen.Split(0, 20*cfg.Gallery, base)
+	// In reading order, a scene has one canonical caption; otherwise a
+	// gallery of distinct captions could hold one scene twice, and two
+	// training scenes showing the same thing would be contrastive
+	// negatives of each other.
 	for _, s := range slices.Concat(d.train, held) {
-		readingOrder(s)
+		s.ReadingOrder()
 	}
 	seen := map[string]bool{}
 	for _, s := range held {
@@ -116,24 +120,6 @@ func newData(cfg config) (*data, error) {
 		d.galleryTexts = append(d.galleryTexts, scene.Wrap(d.vocab.Encode(s.Caption().Text)))
 	}
 	return d, nil
-}
-
-// readingOrder puts the two objects of a scene in reading order along the
-// axis on which they lie apart — left to right, or top to bottom — as
-// examples/caption does, so that the canonical caption is a function of
-// the picture: "a red circle left of a blue square", never the same
-// scene as "a blue square right of a red circle" (which stays one of its
-// paraphrases). Without it, a gallery of distinct captions may hold the
-// same scene twice under two captions, and two training scenes that show
-// the same thing count as contrastive negatives of each other.
-func readingOrder(s *scene.Scene) {
-	if len(s.Objects) != 2 {
-		return
-	}
-	dx, dy := s.Objects[1].X-s.Objects[0].X, s.Objects[1].Y-s.Objects[0].Y
-	if (math.Abs(dx) >= math.Abs(dy) && dx < 0) || (math.Abs(dy) > math.Abs(dx) && dy < 0) {
-		s.Objects[0], s.Objects[1] = s.Objects[1], s.Objects[0]
-	}
 }
 
 // draw picks a training scene, one of two objects four times in five: a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,21 +59,6 @@ type report struct {
 	Mass, Uniform   float64    // mean attention inside the named object's box, and a uniform map's
 	Nouns           int        // shape words the masses average over
 	Files           []string   // pictures written
-}
-
-// readingOrder puts the two objects of a scene in reading order along the
-// axis on which they lie apart — left to right, or top to bottom — so
-// that the canonical caption is a function of the picture: "a red circle
-// left of a blue square", never the same scene as "a blue square right of
-// a red circle" (which stays one of its reference paraphrases).
-func readingOrder(s *scene.Scene) {
-	if len(s.Objects) != 2 {
-		return
-	}
-	dx, dy := s.Objects[1].X-s.Objects[0].X, s.Objects[1].Y-s.Objects[0].Y
-	if (math.Abs(dx) >= math.Abs(dy) && dx < 0) || (math.Abs(dy) > math.Abs(dx) && dy < 0) {
-		s.Objects[0], s.Objects[1] = s.Objects[1], s.Objects[0]
-	}
 }
 
 // gridEncoder is the CNN with two coordinate channels appended to every
@@ -142,7 +126,7 @@ func run(ctx context.Context, cfg config, w io.Writer) (*report, error) {
 	}
 	train, test := gen.Split(cfg.Train, cfg.Test, cfg.Seed)
 	for _, s := range slices.Concat(train, test) {
-		readingOrder(s)
+		s.ReadingOrder()
 	}
 	var words [][]string
 	for _, s := range train {

@@ -81,25 +81,3 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		assert.Error(t, err)
 	}
 }
-
-func TestReadingOrder(t *testing.T) {
-	for _, c := range []struct {
-		name       string
-		a, b       scene.Object
-		relation   string
-		canonicalA scene.Color
-	}{
-		{"already left to right", scene.Object{X: 10, Y: 30, Color: scene.Red}, scene.Object{X: 50, Y: 35, Color: scene.Blue}, "left of", scene.Red},
-		{"right to left", scene.Object{X: 50, Y: 30, Color: scene.Red}, scene.Object{X: 10, Y: 35, Color: scene.Blue}, "left of", scene.Blue},
-		{"bottom to top", scene.Object{X: 30, Y: 50, Color: scene.Red}, scene.Object{X: 35, Y: 10, Color: scene.Blue}, "above", scene.Blue},
-		{"top to bottom", scene.Object{X: 30, Y: 10, Color: scene.Red}, scene.Object{X: 35, Y: 50, Color: scene.Blue}, "above", scene.Red},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			c.a.R, c.b.R = 5, 5
-			s := &scene.Scene{Width: 64, Height: 64, Objects: []scene.Object{c.a, c.b}}
-			readingOrder(s)
-			assert.Equal(t, c.canonicalA, s.Objects[0].Color)
-			assert.Contains(t, s.Caption().Text, c.relation)
-		})
-	}
-}

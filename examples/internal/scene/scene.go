@@ -256,3 +256,19 @@ func (s *Scene) BoxMass(i int, att *vlm.Tensor) float64 {
 func overlap(a0, a1, b0, b1 float64) float64 {
 	return math.Max(0, math.Min(a1, b1)-math.Max(a0, b0))
 }
+
+// ReadingOrder puts the two objects of a two-object scene in reading
+// order along the axis on which they lie apart (left to right, or top to
+// bottom), so that the canonical caption is a function of the picture:
+// "a red circle left of a blue square", never "a blue square right of a
+// red circle" for the same drawing (which stays one of its paraphrases).
+// Other scenes are left as they are.
+func (s *Scene) ReadingOrder() {
+	if len(s.Objects) != 2 {
+		return
+	}
+	dx, dy := s.Objects[1].X-s.Objects[0].X, s.Objects[1].Y-s.Objects[0].Y
+	if (math.Abs(dx) >= math.Abs(dy) && dx < 0) || (math.Abs(dy) > math.Abs(dx) && dy < 0) {
+		s.Objects[0], s.Objects[1] = s.Objects[1], s.Objects[0]
+	}
+}

@@ -228,3 +228,25 @@ func TestBoxMass(t *testing.T) {
 		})
 	}
 }
+
+func TestReadingOrder(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		a, b       Object
+		relation   string
+		canonicalA Color
+	}{
+		{"already left to right", Object{X: 10, Y: 30, Color: Red}, Object{X: 50, Y: 35, Color: Blue}, "left of", Red},
+		{"right to left", Object{X: 50, Y: 30, Color: Red}, Object{X: 10, Y: 35, Color: Blue}, "left of", Blue},
+		{"bottom to top", Object{X: 30, Y: 50, Color: Red}, Object{X: 35, Y: 10, Color: Blue}, "above", Blue},
+		{"top to bottom", Object{X: 30, Y: 10, Color: Red}, Object{X: 35, Y: 50, Color: Blue}, "above", Red},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.a.R, c.b.R = 5, 5
+			s := &Scene{Width: 64, Height: 64, Objects: []Object{c.a, c.b}}
+			s.ReadingOrder()
+			assert.Equal(t, c.canonicalA, s.Objects[0].Color)
+			assert.Contains(t, s.Caption().Text, c.relation)
+		})
+	}
+}
