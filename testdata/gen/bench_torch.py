@@ -8,6 +8,7 @@ Blocks (the names benchvs uses):
   qformer-train/B=1 the same pass for one image, then backward of its sum (zeroed grads first)
   resampler         OpenFlamingo Perceiver resampler (dim 1024, depth 6, 64 latents, 8x64 heads)
                     on one image of 257 tokens, no grad
+  resampler-train   the same, then backward of sum(y * r) (zeroed grads first)
   gated             OpenFlamingo gated cross-attention block (dim 1024, 128 text tokens, one
                     image of 64 visual tokens, keys and values of the media every call), no grad
   gated-train       the same block, then backward of sum(y * r) (zeroed grads first)
@@ -79,6 +80,17 @@ def resampler():
     def run():
         with torch.no_grad():
             m(x)
+    return run
+
+
+def resampler_train():
+    m = flamingo.OPerceiverResampler(dim=1024, depth=6, dim_head=64, heads=8, num_latents=64)
+    x = torch.randn(1, 1, 1, 257, 1024)
+    r = torch.randn(1, 1, 64, 1024)
+
+    def run():
+        m.zero_grad()
+        (m(x) * r).sum().backward()
     return run
 
 
@@ -226,6 +238,7 @@ BLOCKS = {
     "qformer/B=8": ("blip2", lambda m: qformer_forward(m, 8)),
     "qformer-train/B=1": ("blip2", qformer_train),
     "resampler": (None, lambda _: resampler()),
+    "resampler-train": (None, lambda _: resampler_train()),
     "gated": (None, lambda _: gated()),
     "gated-train": (None, lambda _: gated_train()),
     "vit-b16": (None, lambda _: vit_b16()),

@@ -47,6 +47,7 @@ func blocks() []block {
 		block{"qformer/B=8", 1, qformerForwardFLOPs(c, 8), func() (func() error, error) { return qformerForward(8), nil }},
 		block{"qformer-train/B=1", 2, 3 * qformerForwardFLOPs(c, 1), func() (func() error, error) { return qformerTrain(), nil }},
 		block{"resampler", 5, resamplerFLOPs(), resamplerForward},
+		block{"resampler-train", 2, 3 * resamplerFLOPs(), resamplerTrain},
 		block{"gated", 20, gatedFLOPs(), gatedForward},
 		block{"gated-train", 10, 3 * gatedFLOPs(), gatedTrain},
 		block{"vit-b16", 3, vitFLOPs(encoder.ViTB16Config()), vitForward},
@@ -126,6 +127,27 @@ func resamplerForward() (func() error, error) {
 	return func() error {
 		_, err := m.Forward(nil, x)
 		return err
+	}, nil
+}
+
+// resamplerTrain is resamplerForward on a recording tape, then the
+// backward pass of sum(y ⊙ r) for a fixed random r, with the gradients
+// zeroed first.
+func resamplerTrain() (func() error, error) {
+	m, err := resampler.New(vlm.NewRand(1), resampler.Config{Dim: flamDim, Depth: 6, Latents: 64})
+	if err != nil {
+		return nil, err
+	}
+	x := vlm.RandN(vlm.NewRand(2), 1, 1, 1, 1, imageTokens, flamDim)
+	r := vlm.RandN(vlm.NewRand(3), 1, 1, 1, 64, flamDim)
+	return func() error {
+		vlm.ZeroGrad(m)
+		tp := vlm.NewTape()
+		y, err := m.Forward(tp, x)
+		if err != nil {
+			return err
+		}
+		return tp.Backward(vlm.Sum(tp, vlm.Mul(tp, y, r)))
 	}, nil
 }
 
