@@ -30,6 +30,8 @@ type Error struct {
 	Err  error  // the underlying cause (an *os.PathError, say), or nil
 }
 
+// Error returns the message followed by the kind's text: Msg + ": shape
+// mismatch" for ErrShape.
 func (e *Error) Error() string { return e.Msg + ": " + e.Kind.Error() }
 
 // Unwrap returns the sentinel and the cause, for errors.Is and errors.As.

@@ -246,6 +246,7 @@ const (
 
 var fillNames = [...]string{"FillExclude", "FillNegInf", "FillMin", "FillMinus10000", "FillReplaceMax"}
 
+// String returns the policy's Go name, such as "FillExclude".
 func (f Fill) String() string {
 	if f < 0 || int(f) >= len(fillNames) {
 		return fmt.Sprintf("Fill(%d)", int(f))

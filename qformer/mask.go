@@ -38,6 +38,7 @@ const (
 
 var modeNames = [...]string{"Unimodal", "Bidirectional", "MultimodalCausal"}
 
+// String returns the mode's Go name, such as "MultimodalCausal".
 func (m Mode) String() string {
 	if !m.Valid() {
 		return fmt.Sprintf("Mode(%d)", int(m))
