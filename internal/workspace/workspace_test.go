@@ -9,7 +9,7 @@ import (
 )
 
 // recycled reports whether t's storage comes back from kernels.Buffer
-// within a few tries (sync.Pool may drop an item now and then).
+// within a few tries (other buffers of its class may be idle too).
 func recycled(t *vlm.Tensor) bool {
 	var got [][]float32
 	defer func() {
@@ -44,7 +44,16 @@ func TestRelease(t *testing.T) {
 	assert.True(t, Shares(x, view))
 	assert.False(t, Shares(x, Empty(nil, n)))
 
-	// Otherwise the storage is reused.
-	Release(nil, x, Empty(nil, n))
-	assert.True(t, recycled(x))
+	// Otherwise the storage is reused. Under the race detector sync.Pool
+	// drops a quarter of the buffers it is handed, at random, so release
+	// again until the pool keeps it (x stays ours until recycled finds it).
+	reused := false
+	for range 20 {
+		Release(nil, x, Empty(nil, n))
+		if recycled(x) {
+			reused = true
+			break
+		}
+	}
+	assert.True(t, reused, "released storage never came back")
 }
