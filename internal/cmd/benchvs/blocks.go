@@ -158,7 +158,16 @@ func resamplerFLOPs() float64 {
 
 const gatedText, gatedVisual = 128, 64
 
-func gatedForward() (func() error, error) {
+// gated is the gated block of the benchmarks, with both gates at 0.5, and
+// its inputs: text x [1, 1, T, D] whose first token is an image, and
+// visual tokens media [1, 1, 1, N, D].
+type gated struct {
+	blk      *gating.Block
+	tt       *gating.TextTime
+	x, media *vlm.Tensor
+}
+
+func newGated() (*gated, error) {
 	blk, err := gating.NewBlock(vlm.NewRand(1), gating.Config{Dim: flamDim})
 	if err != nil {
 		return nil, err
@@ -170,15 +179,30 @@ func gatedForward() (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	tt := loc.TextTime()
-	x := vlm.RandN(vlm.NewRand(2), 1, 1, gatedText, flamDim)
-	media := vlm.RandN(vlm.NewRand(3), 1, 1, 1, gatedVisual, flamDim)
+	return &gated{
+		blk:   blk,
+		tt:    loc.TextTime(),
+		x:     vlm.RandN(vlm.NewRand(2), 1, 1, gatedText, flamDim),
+		media: vlm.RandN(vlm.NewRand(3), 1, 1, 1, gatedVisual, flamDim),
+	}, nil
+}
+
+// forward conditions the media and runs the block on tp.
+func (g *gated) forward(tp *vlm.Tape) (*vlm.Tensor, error) {
+	mem, err := g.blk.Memory(tp, g.media, nil)
+	if err != nil {
+		return nil, err
+	}
+	return g.blk.Forward(tp, g.x, mem, g.tt)
+}
+
+func gatedForward() (func() error, error) {
+	g, err := newGated()
+	if err != nil {
+		return nil, err
+	}
 	return func() error {
-		mem, err := blk.Memory(nil, media, nil)
-		if err != nil {
-			return err
-		}
-		_, err = blk.Forward(nil, x, mem, tt)
+		_, err := g.forward(nil)
 		return err
 	}, nil
 }
@@ -186,29 +210,15 @@ func gatedForward() (func() error, error) {
 // gatedTrain is gatedForward on a recording tape, then the backward pass
 // of sum(y ⊙ r) for a fixed random r, with the gradients zeroed first.
 func gatedTrain() (func() error, error) {
-	blk, err := gating.NewBlock(vlm.NewRand(1), gating.Config{Dim: flamDim})
+	g, err := newGated()
 	if err != nil {
 		return nil, err
 	}
-	blk.AttnGate.Value.Data[0], blk.FFGate.Value.Data[0] = 0.5, 0.5
-	at := make([]bool, gatedText)
-	at[0] = true
-	loc, err := gating.NewLocations(1, gatedText, at)
-	if err != nil {
-		return nil, err
-	}
-	tt := loc.TextTime()
-	x := vlm.RandN(vlm.NewRand(2), 1, 1, gatedText, flamDim)
-	media := vlm.RandN(vlm.NewRand(3), 1, 1, 1, gatedVisual, flamDim)
 	r := vlm.RandN(vlm.NewRand(4), 1, 1, gatedText, flamDim)
 	return func() error {
-		vlm.ZeroGrad(blk)
+		vlm.ZeroGrad(g.blk)
 		tp := vlm.NewTape()
-		mem, err := blk.Memory(tp, media, nil)
-		if err != nil {
-			return err
-		}
-		y, err := blk.Forward(tp, x, mem, tt)
+		y, err := g.forward(tp)
 		if err != nil {
 			return err
 		}
