@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/govlm/vlm"
-	"github.com/govlm/vlm/attention"
 	"github.com/govlm/vlm/gating"
 	"github.com/govlm/vlm/lm"
 	"github.com/govlm/vlm/resampler"
@@ -31,16 +30,13 @@ func (f *flamingo) VisitParams(prefix string, visit func(string, *vlm.Param)) {
 	f.gated.VisitParams(prefix+"lang_encoder.model.decoder.layers.", visit)
 }
 
-// layers binds the language model's decoder layers to their KV caches
-// (nil for none) for one pass through the gated stack.
-func (f *flamingo) layers(caches []attention.Cache) []gating.Layer {
+// layers binds the language model's decoder layers to in, whose Cache (if
+// any) they read and extend, for one pass through the gated stack.
+func (f *flamingo) layers(in *lm.Input) []gating.Layer {
 	out := make([]gating.Layer, len(f.lm.Layers))
-	for i, l := range f.lm.Layers {
+	for i := range f.lm.Layers {
 		out[i] = gating.LayerFunc(func(tp *vlm.Tape, x *vlm.Tensor) (*vlm.Tensor, error) {
-			if caches == nil {
-				return l.Forward(tp, x, nil, nil, nil, nil)
-			}
-			return l.Forward(tp, x, &caches[i], nil, nil, nil)
+			return f.lm.Layer(tp, i, x, in)
 		})
 	}
 	return out
@@ -71,11 +67,12 @@ func (f *flamingo) logits(tp *vlm.Tape, ids [][]int, feats *vlm.Tensor) (*vlm.Te
 	if err != nil {
 		return nil, err
 	}
-	h, err := f.lm.Embed(tp, &lm.Input{IDs: ids})
+	in := &lm.Input{IDs: ids}
+	h, err := f.lm.Embed(tp, in)
 	if err != nil {
 		return nil, err
 	}
-	if h, err = f.gated.Forward(tp, h, f.layers(nil), media, loc.TextTime()); err != nil {
+	if h, err = f.gated.Forward(tp, h, f.layers(in), media, loc.TextTime()); err != nil {
 		return nil, err
 	}
 	return f.lm.Logits(tp, h)
@@ -83,8 +80,9 @@ func (f *flamingo) logits(tp *vlm.Tape, ids [][]int, feats *vlm.Tensor) (*vlm.Te
 
 // generate continues prompt, whose <image> tokens go with the media
 // items of feats [1, M, N, D], greedily until stop or <image> or max
-// tokens, with a KV cache per layer and the media conditioned once: each
-// new token attends to the last image (open_flamingo's use_cached_media).
+// tokens, with the language model's KV cache and the media conditioned
+// once: each new token attends to the last image (open_flamingo's
+// use_cached_media).
 func (f *flamingo) generate(prompt []int, feats *vlm.Tensor, stop, maxNew int) ([]int, error) {
 	media, err := f.condition(nil, feats)
 	if err != nil {
@@ -94,20 +92,16 @@ func (f *flamingo) generate(prompt []int, feats *vlm.Tensor, stop, maxNew int) (
 	if err != nil {
 		return nil, err
 	}
-	caches := make([]attention.Cache, len(f.lm.Layers))
-	step, tt, pos := prompt, loc.TextTime(), 0
+	cache := f.lm.NewCache()
+	step, tt := prompt, loc.TextTime()
 	var out []int
 	for range maxNew {
-		positions := make([]int, len(step))
-		for i := range positions {
-			positions[i] = pos + i
-		}
-		pos += len(step)
-		h, err := f.lm.Embed(nil, &lm.Input{IDs: [][]int{step}, Positions: [][]int{positions}})
+		in := &lm.Input{IDs: [][]int{step}, Cache: cache}
+		h, err := f.lm.Embed(nil, in)
 		if err != nil {
 			return nil, err
 		}
-		if h, err = f.gated.Forward(nil, h, f.layers(caches), media, tt); err != nil {
+		if h, err = f.gated.Forward(nil, h, f.layers(in), media, tt); err != nil {
 			return nil, err
 		}
 		logits, err := f.lm.Logits(nil, vlm.Slice(nil, h, 1, len(step)-1, len(step)))
