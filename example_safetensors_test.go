@@ -11,16 +11,16 @@ import (
 	"github.com/govlm/vlm"
 )
 
-// projector is a module with two parameters, as a user's layer would be.
-type projector struct{ Weight, Bias *vlm.Param }
+// adapter is a module with two parameters, as a user's layer would be.
+type adapter struct{ Weight, Bias *vlm.Param }
 
-func (p *projector) VisitParams(prefix string, visit func(string, *vlm.Param)) {
+func (p *adapter) VisitParams(prefix string, visit func(string, *vlm.Param)) {
 	visit(prefix+"weight", p.Weight)
 	visit(prefix+"bias", p.Bias)
 }
 
-func newProjector() *projector {
-	return &projector{Weight: vlm.NewParam(vlm.Zeros(2, 3)), Bias: vlm.NewParam(vlm.Zeros(2))}
+func newAdapter() *adapter {
+	return &adapter{Weight: vlm.NewParam(vlm.Zeros(2, 3)), Bias: vlm.NewParam(vlm.Zeros(2))}
 }
 
 func ExampleSaveWeights() {
@@ -30,7 +30,7 @@ func ExampleSaveWeights() {
 	}
 	defer os.RemoveAll(dir)
 
-	model := vlm.Modules{{Name: "mm_projector", Module: newProjector()}, {Name: "vision", Module: newProjector()}}
+	model := vlm.Modules{{Name: "mm_projector", Module: newAdapter()}, {Name: "vision", Module: newAdapter()}}
 	vlm.Freeze(model, "vision.*")
 
 	// Save only what was trained, under the names LLaVA uses.
@@ -78,7 +78,7 @@ func ExampleLoadWeights() {
 		log.Fatal(err)
 	}
 
-	model := vlm.Modules{{Name: "proj", Module: newProjector()}}
+	model := vlm.Modules{{Name: "proj", Module: newAdapter()}}
 
 	// Loaded as it is, the file does not match: a strict load fails and
 	// changes nothing; the report lists every problem.
@@ -96,7 +96,7 @@ func ExampleLoadWeights() {
 		log.Fatal(err)
 	}
 	fmt.Println(report.Loaded)
-	fmt.Println(model[0].Module.(*projector).Weight.Value)
+	fmt.Println(model[0].Module.(*adapter).Weight.Value)
 	// Output:
 	// true
 	// missing: [proj.weight proj.bias]

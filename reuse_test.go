@@ -10,6 +10,7 @@ import (
 	"github.com/govlm/vlm/encoder"
 	"github.com/govlm/vlm/gating"
 	"github.com/govlm/vlm/internal/kernels"
+	"github.com/govlm/vlm/projector"
 	"github.com/govlm/vlm/qformer"
 	"github.com/govlm/vlm/resampler"
 	"github.com/stretchr/testify/assert"
@@ -111,7 +112,15 @@ func reuseCases(t *testing.T) []reuseCase {
 	require.NoError(t, err)
 	pixels := randInputs(50, 2, 3, 32, 32)
 
+	proj, err := projector.New(vlm.NewRand(5), projector.Config{Type: "mlp3x_gelu", In: 48, Out: 64})
+	require.NoError(t, err)
+	feats := randInputs(60, 2, 24, 48)
+
 	return []reuseCase{
+		{"projector", func(tp *vlm.Tape, i int) ([]*vlm.Tensor, error) {
+			y, err := proj.Forward(tp, feats[i])
+			return []*vlm.Tensor{y}, err
+		}},
 		{"resampler", func(tp *vlm.Tape, i int) ([]*vlm.Tensor, error) {
 			y, err := rs.Forward(tp, media[i])
 			return []*vlm.Tensor{y}, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/govlm/vlm"
+	"github.com/govlm/vlm/internal/workspace"
 )
 
 // The projector types of LLaVA's build_vision_projector
@@ -108,12 +109,20 @@ func (p *Projector) Forward(tp *vlm.Tape, x *vlm.Tensor) (y *vlm.Tensor, err err
 	if err := vlm.CheckFinite("projector features", x); err != nil {
 		return nil, err
 	}
+	// Without a tape the hidden activations are recycled as soon as the
+	// next layer has read them (LLaVA-1.5's are 9 MB per image).
 	y = x
 	for i, l := range p.Layers {
 		if i > 0 {
-			y = vlm.GELU(tp, y)
+			h := y
+			y = vlm.GELU(tp, h)
+			workspace.Release(tp, h, x, y)
 		}
-		y = l.Forward(tp, y)
+		h := y
+		y = l.Forward(tp, h)
+		if h != x {
+			workspace.Release(tp, h, x, y)
+		}
 	}
 	return y, nil
 }
