@@ -51,8 +51,8 @@
 // Inference with a nil tape never writes to a module, so one model may
 // serve any number of goroutines at once. A tape, an optimizer, and
 // training in general belong to one goroutine. The kernels may use up to
-// [SetThreads] goroutines for one large matrix product; nothing else
-// starts goroutines.
+// [SetThreads] goroutines for one large matrix product or for the heads of
+// one attention call; nothing else starts goroutines.
 //
 // # Performance knobs
 //
@@ -60,6 +60,8 @@
 // and AVX2 (chosen at start-up from the CPU's features), parallel over
 // [SetThreads] goroutines (default GOMAXPROCS). The environment variable
 // VLM_GEMM=go forces the portable path, and a BLAS installed with gonum's
-// blas32.Use replaces both. Inference with a nil tape records nothing and
-// keeps no activations for a backward pass.
+// blas32.Use replaces both. Inference with a nil tape records nothing,
+// keeps no activations for a backward pass, and reuses the storage of its
+// intermediate tensors from call to call (never that of a tensor it
+// returns).
 package vlm
