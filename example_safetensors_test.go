@@ -104,3 +104,52 @@ func ExampleLoadWeights() {
 	// [proj.weight proj.bias]
 	// Tensor[2 3][1 2 3 4 5 6]
 }
+
+// Save a training run's weights and optimizer state, and resume it with a
+// fresh model and optimizer, as after a restart.
+func ExampleAdamW_SaveState() {
+	dir, err := os.MkdirTemp("", "vlm-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	x, target := vlm.RandN(vlm.NewRand(2), 1, 8, 4), vlm.Zeros(8, 2)
+	step := func(layer *vlm.Linear, opt *vlm.AdamW) float32 {
+		vlm.ZeroGrad(layer)
+		tp := vlm.NewTape()
+		loss := vlm.MSE(tp, layer.Forward(tp, x), target)
+		if err := tp.Backward(loss); err != nil {
+			log.Fatal(err)
+		}
+		opt.Step(layer)
+		return loss.Data[0]
+	}
+	layer, opt := vlm.NewLinear(vlm.NewRand(1), 4, 2, true), vlm.NewAdamW(1e-2)
+	for range 10 {
+		step(layer, opt)
+	}
+	weights, state := filepath.Join(dir, "model.safetensors"), filepath.Join(dir, "optimizer.safetensors")
+	if err := vlm.SaveWeights(layer, weights, nil); err != nil {
+		log.Fatal(err)
+	}
+	if err := opt.SaveState(layer, state); err != nil {
+		log.Fatal(err)
+	}
+
+	// After a restart: the same model and optimizer, then their files.
+	resumed, opt2 := vlm.NewLinear(vlm.NewRand(7), 4, 2, true), vlm.NewAdamW(1e-2)
+	if _, err := vlm.LoadWeights(resumed, weights, nil); err != nil {
+		log.Fatal(err)
+	}
+	if err := opt2.LoadState(resumed, state); err != nil {
+		log.Fatal(err)
+	}
+	for range 5 {
+		step(resumed, opt2)
+		step(layer, opt)
+	}
+	fmt.Println("resumed run = uninterrupted run:", vlm.AllClose(resumed.Weight.Value, layer.Weight.Value, 0, 0))
+	// Output:
+	// resumed run = uninterrupted run: true
+}

@@ -1,0 +1,166 @@
+package vlm
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// stateKind is the metadata key naming the optimizer of a state file.
+const stateKind = "optimizer"
+
+// saveOptimState writes, for each parameter of m with state (once per
+// *Param, under the first name visited), the tensors parts(p) returns
+// (nil: no state) under NAME.suffix, atomically.
+func saveOptimState(m Module, path, kind string, parts func(p *Param) map[string]*Tensor) (err error) {
+	defer Recover(&err)
+	w := &Weights{Tensors: map[string]*Tensor{}, Metadata: map[string]string{"format": "pt", stateKind: kind}}
+	seen := map[*Param]bool{}
+	m.VisitParams("", func(name string, p *Param) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		for suffix, t := range parts(p) {
+			w.Tensors[name+"."+suffix] = t
+		}
+	})
+	return WriteSafetensors(path, w, F32)
+}
+
+// loadOptimState reads a state file of the given kind written for m and
+// returns, per parameter, its tensors by suffix. Every parameter in the
+// file must be one of m's, with every suffix, each of the shape shape(p,
+// suffix) gives, and finite; parameters of m absent from the file are
+// left out (they start afresh, as in PyTorch).
+func loadOptimState(m Module, path, kind string, suffixes []string, shape func(p *Param, suffix string) []int) (_ map[*Param]map[string]*Tensor, err error) {
+	defer Recover(&err)
+	w, err := ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	if got := w.Metadata[stateKind]; got != kind {
+		return nil, Errorf(ErrCheckpoint, "load %s state from %s: the file holds %q optimizer state", kind, path, got)
+	}
+	params := map[string]*Param{}
+	m.VisitParams("", func(name string, p *Param) { params[name] = p })
+	state := map[*Param]map[string]*Tensor{}
+	names := map[string]*Param{} // the parameters in the file
+	for _, key := range sortedKeys(w.Tensors) {
+		t := w.Tensors[key]
+		name, suffix, p := "", "", (*Param)(nil)
+		for _, s := range suffixes {
+			if n, ok := strings.CutSuffix(key, "."+s); ok && params[n] != nil {
+				name, suffix, p = n, s, params[n]
+				break
+			}
+		}
+		if p == nil {
+			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %q is not the state of a parameter of the module (want NAME.%s)", kind, path, key, strings.Join(suffixes, ", NAME."))
+		}
+		if want := shape(p, suffix); !equalInts(t.Shape, want) {
+			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %s has shape %v, want %v", kind, path, key, t.Shape, want)
+		}
+		if err := CheckFinite(fmt.Sprintf("%s state %s", kind, key), t); err != nil {
+			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %v", kind, path, err)
+		}
+		if state[p] == nil {
+			state[p] = map[string]*Tensor{}
+		}
+		if state[p][suffix] != nil {
+			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %s is held twice (tied parameter %s)", kind, path, key, name)
+		}
+		state[p][suffix] = t
+		names[name] = p
+	}
+	for _, name := range sortedKeys(names) {
+		if parts := state[names[name]]; len(parts) != len(suffixes) {
+			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %s has %d of its %d state tensors (%s)", kind, path, name, len(parts), len(suffixes), strings.Join(suffixes, ", "))
+		}
+	}
+	return state, nil
+}
+
+// SaveState writes o's state for the parameters of m to a safetensors
+// file at path, atomically, so that training can resume where it stopped
+// (torch.save(optimizer.state_dict())). Each parameter NAME of m that o
+// has updated gets NAME.exp_avg and NAME.exp_avg_sq, of its shape, and
+// NAME.step, the step count as a one-element float tensor (PyTorch's state
+// keys, and its representation of the step). Hyperparameters are not
+// saved: build the optimizer as before, then [AdamW.LoadState].
+func (o *AdamW) SaveState(m Module, path string) error {
+	return saveOptimState(m, path, "AdamW", func(p *Param) map[string]*Tensor {
+		s := o.state[p]
+		if s == nil {
+			return nil
+		}
+		return map[string]*Tensor{
+			"exp_avg":    FromData(s.m, p.Value.Shape...),
+			"exp_avg_sq": FromData(s.v, p.Value.Shape...),
+			"step":       FromData([]float32{float32(s.step)}, 1),
+		}
+	})
+}
+
+// LoadState replaces o's state with the one [AdamW.SaveState] wrote to
+// path for the parameters of m. Every tensor of the file must be the
+// state of one of m's parameters, complete, of the right shape and
+// finite; parameters the file does not name start afresh, as in PyTorch.
+// On error o is unchanged.
+func (o *AdamW) LoadState(m Module, path string) error {
+	state, err := loadOptimState(m, path, "AdamW", []string{"exp_avg", "exp_avg_sq", "step"}, func(p *Param, suffix string) []int {
+		if suffix == "step" {
+			return []int{1}
+		}
+		return p.Value.Shape
+	})
+	if err != nil {
+		return err
+	}
+	next := map[*Param]*adamState{}
+	for p, parts := range state {
+		step := float64(parts["step"].Data[0])
+		if step < 1 || step != math.Trunc(step) || step >= 1<<24 {
+			return Errorf(ErrCheckpoint, "load AdamW state from %s: step %v, want a whole number from 1 to 2^24", path, step)
+		}
+		if slices.ContainsFunc(parts["exp_avg_sq"].Data, func(v float32) bool { return v < 0 }) {
+			return Errorf(ErrCheckpoint, "load AdamW state from %s: a negative exp_avg_sq", path)
+		}
+		next[p] = &adamState{step: int(step), m: parts["exp_avg"].Data, v: parts["exp_avg_sq"].Data}
+	}
+	o.state = next
+	return nil
+}
+
+// SaveState writes o's momentum buffers for the parameters of m to a
+// safetensors file at path, atomically: NAME.momentum_buffer (PyTorch's
+// state key) for each parameter NAME of m that o has updated. Without
+// momentum there is no state, and the file holds no tensors.
+// Hyperparameters are not saved: build the optimizer as before, then
+// [SGD.LoadState].
+func (o *SGD) SaveState(m Module, path string) error {
+	return saveOptimState(m, path, "SGD", func(p *Param) map[string]*Tensor {
+		b, ok := o.buf[p]
+		if !ok {
+			return nil
+		}
+		return map[string]*Tensor{"momentum_buffer": FromData(b, p.Value.Shape...)}
+	})
+}
+
+// LoadState replaces o's momentum buffers with the ones [SGD.SaveState]
+// wrote to path for the parameters of m, checked as [AdamW.LoadState]
+// checks its state. On error o is unchanged.
+func (o *SGD) LoadState(m Module, path string) error {
+	state, err := loadOptimState(m, path, "SGD", []string{"momentum_buffer"}, func(p *Param, _ string) []int { return p.Value.Shape })
+	if err != nil {
+		return err
+	}
+	next := map[*Param][]float32{}
+	for p, parts := range state {
+		next[p] = parts["momentum_buffer"].Data
+	}
+	o.buf = next
+	return nil
+}
