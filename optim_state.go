@@ -7,8 +7,13 @@ import (
 	"strings"
 )
 
-// stateKind is the metadata key naming the optimizer of a state file.
-const stateKind = "optimizer"
+const (
+	// stateKind is the metadata key naming the optimizer of a state file.
+	stateKind = "optimizer"
+	// maxStateStep bounds the step counts a state file holds exactly as
+	// float32 values.
+	maxStateStep = 1 << 24
+)
 
 // saveOptimState writes, for each parameter of m with state (once per
 // *Param, under the first name visited), the tensors parts(p) returns
@@ -95,6 +100,9 @@ func (o *AdamW) SaveState(m Module, path string) error {
 		if s == nil {
 			return nil
 		}
+		if s.step >= maxStateStep {
+			Panicf(ErrConfig, "save AdamW state to %s: step %d does not fit the float32 step of the file (< 2^24)", path, s.step)
+		}
 		return map[string]*Tensor{
 			"exp_avg":    FromData(s.m, p.Value.Shape...),
 			"exp_avg_sq": FromData(s.v, p.Value.Shape...),
@@ -121,7 +129,7 @@ func (o *AdamW) LoadState(m Module, path string) error {
 	next := map[*Param]*adamState{}
 	for p, parts := range state {
 		step := float64(parts["step"].Data[0])
-		if step < 1 || step != math.Trunc(step) || step >= 1<<24 {
+		if step < 1 || step != math.Trunc(step) || step >= maxStateStep {
 			return Errorf(ErrCheckpoint, "load AdamW state from %s: step %v, want a whole number from 1 to 2^24", path, step)
 		}
 		if slices.ContainsFunc(parts["exp_avg_sq"].Data, func(v float32) bool { return v < 0 }) {
