@@ -9,3 +9,11 @@ func Recorded(tp *Tape) []*Tensor {
 	}
 	return out
 }
+
+// SetAdamWSteps sets the step count of every parameter o has state for,
+// for tests of step counts too long to run.
+func SetAdamWSteps(o *AdamW, step int) {
+	for _, s := range o.state {
+		s.step = step
+	}
+}

@@ -207,6 +207,26 @@ func TestOptimizerStateErrors(t *testing.T) {
 	}
 }
 
+func TestOptimizerStateStepRange(t *testing.T) {
+	// Step counts are whole float32 values: below 2^24 they round-trip,
+	// beyond they are refused on saving.
+	m := mlp(1)
+	opt := vlm.NewAdamW(1e-3)
+	trainSteps(t, m, opt, 1)
+	path := filepath.Join(t.TempDir(), "adamw.safetensors")
+	vlm.SetAdamWSteps(opt, 1<<24-1)
+	require.NoError(t, opt.SaveState(m, path))
+	w, err := vlm.ReadSafetensors(path)
+	require.NoError(t, err)
+	assert.Equal(t, []float32{1<<24 - 1}, w.Tensors["fc1.weight.step"].Data)
+	require.NoError(t, vlm.NewAdamW(1e-3).LoadState(m, path))
+
+	vlm.SetAdamWSteps(opt, 1<<24)
+	err = opt.SaveState(m, path)
+	assert.ErrorIs(t, err, vlm.ErrConfig)
+	assert.ErrorContains(t, err, "step 16777216")
+}
+
 func TestOptimizerStateTied(t *testing.T) {
 	// A parameter shared under two names is saved once, under the first,
 	// and loads back into the same model.
