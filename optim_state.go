@@ -34,12 +34,20 @@ func saveOptimState(m Module, path, kind string, parts func(p *Param) map[string
 	return WriteSafetensors(path, w, F32)
 }
 
+// paramState is the state of one parameter in a state file: its tensors
+// by suffix.
+type paramState struct {
+	name  string
+	p     *Param
+	parts map[string]*Tensor
+}
+
 // loadOptimState reads a state file of the given kind written for m and
-// returns, per parameter, its tensors by suffix. Every parameter in the
-// file must be one of m's, with every suffix, each of the shape shape(p,
-// suffix) gives, and finite; parameters of m absent from the file are
-// left out (they start afresh, as in PyTorch).
-func loadOptimState(m Module, path, kind string, suffixes []string, shape func(p *Param, suffix string) []int) (_ map[*Param]map[string]*Tensor, err error) {
+// returns the state of each parameter it holds, by name. Every parameter
+// in the file must be one of m's, with every suffix, each of the shape
+// shape(p, suffix) gives, and finite; parameters of m absent from the
+// file are left out (they start afresh, as in PyTorch).
+func loadOptimState(m Module, path, kind string, suffixes []string, shape func(p *Param, suffix string) []int) (_ []paramState, err error) {
 	defer Recover(&err)
 	w, err := ReadSafetensors(path)
 	if err != nil {
@@ -50,8 +58,8 @@ func loadOptimState(m Module, path, kind string, suffixes []string, shape func(p
 	}
 	params := map[string]*Param{}
 	m.VisitParams("", func(name string, p *Param) { params[name] = p })
-	state := map[*Param]map[string]*Tensor{}
-	names := map[string]*Param{} // the parameters in the file
+	byName := map[string]*paramState{}
+	owner := map[*Param]string{} // the name each parameter's state is under
 	for _, key := range sortedKeys(w.Tensors) {
 		t := w.Tensors[key]
 		name, suffix, p := "", "", (*Param)(nil)
@@ -70,21 +78,24 @@ func loadOptimState(m Module, path, kind string, suffixes []string, shape func(p
 		if err := CheckFinite(fmt.Sprintf("%s state %s", kind, key), t); err != nil {
 			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %v", kind, path, err)
 		}
-		if state[p] == nil {
-			state[p] = map[string]*Tensor{}
+		if o, ok := owner[p]; ok && o != name {
+			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %s and %s are one (tied) parameter with two states", kind, path, o, name)
 		}
-		if state[p][suffix] != nil {
-			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %s is held twice (tied parameter %s)", kind, path, key, name)
+		owner[p] = name
+		if byName[name] == nil {
+			byName[name] = &paramState{name: name, p: p, parts: map[string]*Tensor{}}
 		}
-		state[p][suffix] = t
-		names[name] = p
+		byName[name].parts[suffix] = t
 	}
-	for _, name := range sortedKeys(names) {
-		if parts := state[names[name]]; len(parts) != len(suffixes) {
-			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %s has %d of its %d state tensors (%s)", kind, path, name, len(parts), len(suffixes), strings.Join(suffixes, ", "))
+	var out []paramState
+	for _, name := range sortedKeys(byName) {
+		ps := byName[name]
+		if len(ps.parts) != len(suffixes) {
+			return nil, Errorf(ErrCheckpoint, "load %s state from %s: %s has %d of its %d state tensors (%s)", kind, path, name, len(ps.parts), len(suffixes), strings.Join(suffixes, ", "))
 		}
+		out = append(out, *ps)
 	}
-	return state, nil
+	return out, nil
 }
 
 // SaveState writes o's state for the parameters of m to a safetensors
@@ -127,15 +138,15 @@ func (o *AdamW) LoadState(m Module, path string) error {
 		return err
 	}
 	next := map[*Param]*adamState{}
-	for p, parts := range state {
-		step := float64(parts["step"].Data[0])
+	for _, ps := range state {
+		step := float64(ps.parts["step"].Data[0])
 		if step < 1 || step != math.Trunc(step) || step >= maxStateStep {
-			return Errorf(ErrCheckpoint, "load AdamW state from %s: step %v, want a whole number from 1 to 2^24", path, step)
+			return Errorf(ErrCheckpoint, "load AdamW state from %s: %s.step is %v, want a whole number from 1 to 2^24-1", path, ps.name, step)
 		}
-		if slices.ContainsFunc(parts["exp_avg_sq"].Data, func(v float32) bool { return v < 0 }) {
-			return Errorf(ErrCheckpoint, "load AdamW state from %s: a negative exp_avg_sq", path)
+		if slices.ContainsFunc(ps.parts["exp_avg_sq"].Data, func(v float32) bool { return v < 0 }) {
+			return Errorf(ErrCheckpoint, "load AdamW state from %s: %s.exp_avg_sq holds a negative value", path, ps.name)
 		}
-		next[p] = &adamState{step: int(step), m: parts["exp_avg"].Data, v: parts["exp_avg_sq"].Data}
+		next[ps.p] = &adamState{step: int(step), m: ps.parts["exp_avg"].Data, v: ps.parts["exp_avg_sq"].Data}
 	}
 	o.state = next
 	return nil
@@ -166,8 +177,8 @@ func (o *SGD) LoadState(m Module, path string) error {
 		return err
 	}
 	next := map[*Param][]float32{}
-	for p, parts := range state {
-		next[p] = parts["momentum_buffer"].Data
+	for _, ps := range state {
+		next[ps.p] = ps.parts["momentum_buffer"].Data
 	}
 	o.buf = next
 	return nil

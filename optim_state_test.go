@@ -180,13 +180,13 @@ func TestOptimizerStateErrors(t *testing.T) {
 		}), "fc2.weight.exp_avg"},
 		{"step zero", edited("step0.safetensors", func(w *vlm.Weights) {
 			w.Tensors["fc1.bias.step"].Data[0] = 0
-		}), "step 0, want a whole number"},
+		}), "fc1.bias.step is 0, want a whole number"},
 		{"fractional step", edited("step.safetensors", func(w *vlm.Weights) {
 			w.Tensors["fc1.bias.step"].Data[0] = 2.5
-		}), "step 2.5"},
+		}), "fc1.bias.step is 2.5"},
 		{"negative second moment", edited("negative.safetensors", func(w *vlm.Weights) {
 			w.Tensors["fc1.weight.exp_avg_sq"].Data[0] = -1
-		}), "negative exp_avg_sq"},
+		}), "fc1.weight.exp_avg_sq holds a negative value"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,4 +241,11 @@ func TestOptimizerStateTied(t *testing.T) {
 	assert.Len(t, w.Tensors, 4)
 	assert.Contains(t, w.Tensors, "fc1.weight.momentum_buffer")
 	require.NoError(t, (&vlm.SGD{LR: 0.1, Momentum: 0.5}).LoadState(m, path))
+
+	// A file with a state under each name is ambiguous.
+	w.Tensors["tied.weight.momentum_buffer"] = w.Tensors["fc1.weight.momentum_buffer"]
+	require.NoError(t, vlm.WriteSafetensors(path, w, vlm.F32))
+	err = (&vlm.SGD{LR: 0.1, Momentum: 0.5}).LoadState(m, path)
+	assert.ErrorIs(t, err, vlm.ErrCheckpoint)
+	assert.ErrorContains(t, err, "fc1.weight and tied.weight are one (tied) parameter with two states")
 }
