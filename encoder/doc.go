@@ -32,7 +32,9 @@
 // visual_projection), built from package attention's pre-norm CLIP layers,
 // so a Hugging Face checkpoint loads with vlm.LoadWeights and OpenAI or
 // open_clip checkpoints (visual.*) with [LoadOpenAIWeights]. Presets:
-// [ViTB16Config], [ViTB32Config], [ViTL14Config], [ViTL14At336Config].
+// [ViTB16Config], [ViTB32Config], [ViTL14Config], [ViTL14At336Config];
+// [ParseViTConfig] reads any other from the checkpoint's config.json
+// (CLIP's, or the vision_config of LLaVA's).
 //
 //	vit, err := encoder.NewViT(nil, encoder.ViTL14At336Config())
 //	_, err = vlm.LoadWeights(vit, "model.safetensors", &vlm.LoadOptions{Ignore: []string{"*.position_ids"}})

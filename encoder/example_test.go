@@ -148,3 +148,25 @@ func ExampleLoadOpenAIWeights() {
 	// Output:
 	// true [class_embedding positional_embedding conv1.weight]
 }
+
+// Size a ViT from a Hugging Face config.json, here LLaVA-1.5's, whose
+// vision tower is CLIP ViT-L/14 at 336 px.
+func ExampleParseViTConfig() {
+	cfg, err := encoder.ParseViTConfig([]byte(`{
+		"architectures": ["LlavaForConditionalGeneration"],
+		"model_type": "llava",
+		"vision_config": {"hidden_size": 1024, "image_size": 336, "intermediate_size": 4096,
+			"model_type": "clip_vision_model", "num_attention_heads": 16, "num_hidden_layers": 24,
+			"patch_size": 14, "projection_dim": 768}
+	}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cfg.Patches(), "patches,", cfg.Layers, "layers of", cfg.Heads, "heads,", cfg.Act)
+	want := encoder.ViTL14At336Config()
+	want.ProjectionDim = 0 // LLaVA's tower is a CLIPVisionModel
+	fmt.Println("ViT-L/14-336 without projection:", cfg == want)
+	// Output:
+	// 576 patches, 24 layers of 16 heads, quick_gelu
+	// ViT-L/14-336 without projection: true
+}
