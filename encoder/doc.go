@@ -16,14 +16,15 @@
 //	img, _, err := encoder.Decode(r, encoder.Limits{})
 //	pixels, err := encoder.CLIPPreprocessor(224).Batch([]image.Image{img})
 //
-// The pipelines reproduce Hugging Face's image processors (and, with
-// CropRound, OpenAI's torchvision pipeline) byte for byte before
-// normalisation: RGB conversion as PIL's convert("RGB"), PIL's
-// fixed-point bicubic resize ([ResizeBicubic]), the reference crop
-// rounding, float32 normalisation. JPEG goes through Go's decoder with
-// libjpeg's inverse DCT, chroma upsampling and colour conversion (see
-// [ToRGB]), so on the PNG and JPEG photographs of the parity test the
-// pixel values are identical to the Python ones.
+// [ParsePreprocessor] builds the pipeline a checkpoint's
+// preprocessor_config.json describes. The pipelines reproduce Hugging
+// Face's image processors (and, with CropRound, OpenAI's torchvision
+// pipeline) byte for byte before normalisation: RGB conversion as PIL's
+// convert("RGB"), PIL's fixed-point bicubic resize ([ResizeBicubic]), the
+// reference crop rounding, float32 normalisation. JPEG goes through Go's
+// decoder with libjpeg's inverse DCT, chroma upsampling and colour
+// conversion (see [ToRGB]), so on the PNG and JPEG photographs of the
+// parity test the pixel values are identical to the Python ones.
 //
 // # CLIP's vision transformer
 //

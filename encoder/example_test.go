@@ -170,3 +170,20 @@ func ExampleParseViTConfig() {
 	// 576 patches, 24 layers of 16 heads, quick_gelu
 	// ViT-L/14-336 without projection: true
 }
+
+// Build the preprocessing of a Hugging Face checkpoint from its
+// preprocessor_config.json, here CLIP ViT-L/14-336's.
+func ExampleParsePreprocessor() {
+	pre, err := encoder.ParsePreprocessor([]byte(`{
+		"crop_size": {"height": 336, "width": 336}, "do_center_crop": true, "do_normalize": true,
+		"do_rescale": true, "do_resize": true, "image_processor_type": "CLIPImageProcessor",
+		"image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+		"resample": 3, "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 336}
+	}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("CLIP's pipeline at 336 px:", pre == encoder.CLIPPreprocessor(336))
+	// Output:
+	// CLIP's pipeline at 336 px: true
+}
