@@ -108,6 +108,7 @@ type hfSize struct {
 	n, shortest, height, width int
 }
 
+// UnmarshalJSON reads either form of a size.
 func (s *hfSize) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &s.n); err == nil {
 		return nil
